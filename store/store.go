@@ -1,0 +1,123 @@
+// Package store defines, in the server's terms, what telemetryd needs of
+// its storage. The Neo4j and embedded backends implement it and pass the
+// conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/telemetryd/telemetryd"
+)
+
+// Store is everything the server keeps. Methods return *telemetryd.Error
+// codes where noted; telemetryd.EUNAVAILABLE from any method means the
+// backend could not be reached and the call may succeed later.
+type Store interface {
+	Snapshots
+	Settings
+	AccessControl
+	Tokens
+	Activity
+
+	// Ping succeeds when the backend answers a query.
+	Ping(ctx context.Context) error
+	// Backend names the implementation: "neo4j" or "embedded".
+	Backend() string
+	// Close releases the store; it is safe to call more than once.
+	Close() error
+}
+
+// Snapshots keeps sealed telemetry records.
+type Snapshots interface {
+	// CreateSnapshot stores a sealed snapshot. ECONFLICT when its id exists
+	// or its deployment already has a snapshot on the same UTC day.
+	CreateSnapshot(ctx context.Context, s *telemetryd.Snapshot) error
+	// Snapshot returns the snapshot with id, or ENOTFOUND.
+	Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
+	// ListSnapshots returns one page of the snapshots within f's bounds,
+	// newest first (created_at, then id, descending), and how many match
+	// in all, both from one consistent read.
+	ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
+	// EachSnapshot calls fn for every snapshot within f's bounds, newest
+	// first, in constant memory; f.Limit and f.Offset are ignored. An error
+	// from fn stops the walk and is returned.
+	EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
+	// LatestSnapshot returns the deployment's newest snapshot, or ENOTFOUND.
+	LatestSnapshot(ctx context.Context, deploymentID string) (*telemetryd.Snapshot, error)
+	// UpdateSendStatus records a remote send outcome and returns the
+	// updated snapshot, or ENOTFOUND.
+	UpdateSendStatus(ctx context.Context, id string, status telemetryd.SendStatus, at time.Time, reason string) (*telemetryd.Snapshot, error)
+	// UnsentSnapshots returns up to limit snapshots, oldest first, that
+	// failed to send or are still pending and were created before
+	// pendingBefore.
+	UnsentSnapshots(ctx context.Context, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error)
+	// DeleteSnapshotsBefore deletes snapshots created before t and returns
+	// how many it deleted.
+	DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, error)
+	// ImportSnapshots stores validated snapshots all or nothing. A record
+	// identical to a stored one is skipped; an id stored with other
+	// content, or a deployment day already taken by another id, fails the
+	// whole import with ECONFLICT naming every such id.
+	ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapshot) (ImportResult, error)
+}
+
+// ImportResult counts what an import did.
+type ImportResult struct {
+	Created   int
+	Unchanged int
+}
+
+// Settings keeps values created once per deployment, such as its id and
+// the JWT secret.
+type Settings interface {
+	// SetSettingIfAbsent stores value under key unless key already has a
+	// value, and returns the value stored, so concurrent first starts
+	// agree on one.
+	SetSettingIfAbsent(ctx context.Context, key, value string) (string, error)
+}
+
+// Access is every account and role. It is small: deployments have tens of
+// accounts, not thousands.
+type Access struct {
+	Accounts []*telemetryd.Account
+	Roles    []*telemetryd.Role
+}
+
+// AccessControl keeps accounts and roles.
+type AccessControl interface {
+	// Access returns every account (by username) and role (by name).
+	Access(ctx context.Context) (*Access, error)
+	// UpdateAccess runs fn on the current accounts and roles, serialized
+	// with every other UpdateAccess on the same store (across replicas on
+	// Neo4j), and stores what fn changed: accounts and roles added,
+	// modified or removed by name. When fn returns an error nothing is
+	// stored and that error is returned.
+	UpdateAccess(ctx context.Context, fn func(*Access) error) error
+}
+
+// Tokens keeps refresh and API tokens by hash.
+type Tokens interface {
+	// CreateToken stores t; ECONFLICT when its id or hash exists.
+	CreateToken(ctx context.Context, t *telemetryd.Token) error
+	// TokenByHash returns the token whose value hashes to hash, or
+	// ENOTFOUND.
+	TokenByHash(ctx context.Context, hash string) (*telemetryd.Token, error)
+	// ListTokens returns the account's tokens of the kind, oldest first.
+	ListTokens(ctx context.Context, accountID string, kind telemetryd.TokenKind) ([]*telemetryd.Token, error)
+	// RevokeToken marks the token revoked at at and returns it, or
+	// ENOTFOUND. Revoking a revoked token keeps its first RevokedAt.
+	RevokeToken(ctx context.Context, id string, at time.Time) (*telemetryd.Token, error)
+	// TouchToken records a use of the token at at.
+	TouchToken(ctx context.Context, id string, at time.Time) error
+}
+
+// Activity keeps per-day counters, such as logins and requests, for the
+// daily telemetry.
+type Activity interface {
+	// AddActivity adds deltas to the named counters of the UTC day.
+	AddActivity(ctx context.Context, day string, deltas map[string]int64) error
+	// ActivityOn returns the counters of the UTC day; counters never
+	// added are absent.
+	ActivityOn(ctx context.Context, day string) (map[string]int64, error)
+}
