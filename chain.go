@@ -1,7 +1,5 @@
 package telemetryd
 
-import "fmt"
-
 // Problem is one integrity failure found by a Verifier, by snapshot id.
 type Problem struct {
 	ID     string `json:"id"`
@@ -33,23 +31,25 @@ func NewVerifier() *Verifier {
 func (v *Verifier) Add(s *Snapshot) {
 	v.count++
 	if !s.ChecksumValid() {
-		v.report(s.ID, "checksum mismatch: content does not match checksum %s", s.Checksum)
+		v.Report(s.ID, "checksum mismatch: the content does not match checksum "+s.Checksum)
 	}
 	n, ok := v.newer[s.DeploymentID]
 	switch {
 	case !ok:
 	case s.CreatedAt.After(n.CreatedAt):
-		v.report(s.ID, "out of order: created after %s although listed after it", n.ID)
+		v.Report(s.ID, "out of order: created after "+n.ID+" but listed after it")
 	case n.PreviousChecksum == "":
-		v.report(n.ID, "chain break: previous_checksum is null but older snapshot %s exists", s.ID)
+		v.Report(n.ID, "chain break: previous_checksum is null but older snapshot "+s.ID+" exists")
 	case n.PreviousChecksum != s.Checksum:
-		v.report(n.ID, "chain break: previous_checksum does not match the checksum of %s", s.ID)
+		v.Report(n.ID, "chain break: previous_checksum does not match the checksum of "+s.ID)
 	}
 	v.newer[s.DeploymentID] = &Snapshot{ID: s.ID, CreatedAt: s.CreatedAt, PreviousChecksum: s.PreviousChecksum}
 }
 
-func (v *Verifier) report(id, format string, args ...any) {
-	v.problems = append(v.problems, Problem{ID: id, Reason: fmt.Sprintf(format, args...)})
+// Report records a problem found outside Add, such as a record that
+// could not be read.
+func (v *Verifier) Report(id, reason string) {
+	v.problems = append(v.problems, Problem{ID: id, Reason: reason})
 }
 
 // Count returns how many snapshots were checked.

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// envAnnotation marks a flag that its environment variable may set.
+const envAnnotation = "env"
+
+// envName is the environment variable of a flag: --neo4j-uri reads
+// TELEMETRYD_NEO4J_URI.
+func envName(flag string) string {
+	return "TELEMETRYD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// withEnv lets each named flag be set from its environment variable and
+// says so in the flag's help.
+func withEnv(fs *pflag.FlagSet, names ...string) {
+	for _, name := range names {
+		f := fs.Lookup(name)
+		f.Usage += fmt.Sprintf(" (env %s)", envName(name))
+		_ = fs.SetAnnotation(name, envAnnotation, []string{envName(name)})
+	}
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable, so a flag always beats the environment.
+func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		env, ok := f.Annotations[envAnnotation]
+		if err != nil || !ok || f.Changed {
+			return
+		}
+		if v := getenv(env[0]); v != "" {
+			if setErr := f.Value.Set(v); setErr != nil {
+				err = &usageError{fmt.Errorf("invalid value %q for --%s (from %s): %v", v, f.Name, env[0], setErr)}
+			}
+		}
+	})
+	return err
+}
+
+// storeConfig chooses and reaches the store; every command that opens the
+// store shares it.
+type storeConfig struct {
+	DataDir       string
+	Neo4jURI      string
+	Neo4jUsername string
+	Neo4jPassword string
+	Neo4jDatabase string
+}
+
+func (c *storeConfig) register(fs *pflag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the embedded store, used when --neo4j-uri is empty")
+	fs.StringVar(&c.Neo4jURI, "neo4j-uri", "", "Neo4j URI (bolt://, neo4j://, neo4j+s://, …); empty uses the embedded store")
+	fs.StringVar(&c.Neo4jUsername, "neo4j-username", "neo4j", "Neo4j user")
+	fs.StringVar(&c.Neo4jPassword, "neo4j-password", "", "Neo4j password")
+	fs.StringVar(&c.Neo4jDatabase, "neo4j-database", "neo4j", "Neo4j database")
+	withEnv(fs, "data-dir", "neo4j-uri", "neo4j-username", "neo4j-password", "neo4j-database")
+}
+
+var neo4jSchemes = []string{"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"}
+
+func (c *storeConfig) validate() error {
+	if c.Neo4jURI == "" {
+		if c.DataDir == "" {
+			return fmt.Errorf("--data-dir must not be empty when --neo4j-uri is not set")
+		}
+		return nil
+	}
+	u, err := url.Parse(c.Neo4jURI)
+	if err != nil || u.Host == "" || !slices.Contains(neo4jSchemes, u.Scheme) {
+		return fmt.Errorf("--neo4j-uri %q must be a URI with a host and one of the schemes %s", c.Neo4jURI, strings.Join(neo4jSchemes, ", "))
+	}
+	if c.Neo4jDatabase == "" {
+		return fmt.Errorf("--neo4j-database must not be empty")
+	}
+	return nil
+}
+
+// logConfig shapes the structured logs.
+type logConfig struct {
+	Format string
+	Level  slog.Level
+}
+
+func (c *logConfig) register(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Format, "log-format", "text", "log format: text or json")
+	fs.TextVar(&c.Level, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	withEnv(fs, "log-format", "log-level")
+}
+
+func (c *logConfig) validate() error {
+	if c.Format != "text" && c.Format != "json" {
+		return fmt.Errorf("--log-format %q must be text or json", c.Format)
+	}
+	return nil
+}
+
+// serveConfig is everything `telemetryd serve` needs.
+type serveConfig struct {
+	Store storeConfig
+	Log   logConfig
+
+	Listen             string
+	AdminPassword      string
+	JWTSecret          string
+	AccessTokenTTL     time.Duration
+	TelemetryRemote    bool
+	TelemetryEndpoint  string
+	TelemetryTimeout   time.Duration
+	TelemetrySchedule  timeOfDay
+	TelemetryRetention days
+}
+
+// DefaultTelemetryEndpoint is the project's receiver of remote snapshots.
+const DefaultTelemetryEndpoint = "https://telemetry.telemetryd.io/v1/snapshots"
+
+func (c *serveConfig) register(fs *pflag.FlagSet) {
+	c.Store.register(fs)
+	c.Log.register(fs)
+	c.TelemetrySchedule = timeOfDay(2 * time.Hour)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
+	fs.StringVar(&c.AdminPassword, "admin-password", "", "password of the built-in admin account at first start; empty generates one and prints it once")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "secret signing access tokens; empty generates one at first start and keeps it in the store")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 15*time.Minute, "lifetime of access tokens")
+	fs.BoolVar(&c.TelemetryRemote, "telemetry-remote", false, "send each snapshot to --telemetry-endpoint (DO_NOT_TRACK=1 forces this off)")
+	fs.StringVar(&c.TelemetryEndpoint, "telemetry-endpoint", DefaultTelemetryEndpoint, "URL receiving remote snapshots (https, or http on loopback)")
+	fs.DurationVar(&c.TelemetryTimeout, "telemetry-timeout", 10*time.Second, "time limit of one remote send")
+	fs.Var(&c.TelemetrySchedule, "telemetry-schedule", "UTC time of day (HH:MM) of the daily snapshot, plus a per-deployment jitter of 0-59 minutes")
+	fs.Var(&c.TelemetryRetention, "telemetry-retention", "delete snapshots older than this after each run, in days (e.g. 1825d); 0 keeps them forever")
+	withEnv(fs, "listen", "admin-password", "jwt-secret", "access-token-ttl", "telemetry-remote",
+		"telemetry-endpoint", "telemetry-timeout", "telemetry-schedule", "telemetry-retention")
+}
+
+func (c *serveConfig) validate(getenv func(string) string) error {
+	if err := c.Store.validate(); err != nil {
+		return err
+	}
+	if err := c.Log.validate(); err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q must be host:port: %v", c.Listen, err)
+	}
+	if c.AdminPassword != "" && len(c.AdminPassword) < MinPasswordLength {
+		return fmt.Errorf("--admin-password must be at least %d characters", MinPasswordLength)
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		return fmt.Errorf("--jwt-secret must be at least 32 characters")
+	}
+	if c.AccessTokenTTL <= 0 {
+		return fmt.Errorf("--access-token-ttl must be positive")
+	}
+	if c.TelemetryTimeout <= 0 {
+		return fmt.Errorf("--telemetry-timeout must be positive")
+	}
+	if doNotTrack(getenv) {
+		c.TelemetryRemote = false
+	}
+	if err := checkEndpoint(c.TelemetryEndpoint); err != nil {
+		return fmt.Errorf("--telemetry-endpoint %q: %v", c.TelemetryEndpoint, err)
+	}
+	return nil
+}
+
+// MinPasswordLength is the shortest password accepted.
+const MinPasswordLength = 12
+
+// doNotTrack reports whether the DO_NOT_TRACK convention asks for no
+// remote telemetry.
+func doNotTrack(getenv func(string) string) bool {
+	switch strings.ToLower(strings.TrimSpace(getenv("DO_NOT_TRACK"))) {
+	case "1", "true", "yes":
+		return true
+	}
+	return false
+}
+
+// checkEndpoint accepts https URLs, and http only to a loopback host.
+func checkEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("must be an absolute URL")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("must use https unless the host is loopback")
+	}
+	return fmt.Errorf("must use https")
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// timeOfDay is a UTC time of day, as the duration since midnight.
+type timeOfDay time.Duration
+
+func (t *timeOfDay) String() string {
+	d := time.Duration(*t)
+	return fmt.Sprintf("%02d:%02d", int(d.Hours()), int(d.Minutes())%60)
+}
+
+func (t *timeOfDay) Set(s string) error {
+	parsed, err := time.Parse("15:04", s)
+	if err != nil {
+		return fmt.Errorf("want HH:MM, such as 02:00")
+	}
+	*t = timeOfDay(time.Duration(parsed.Hour())*time.Hour + time.Duration(parsed.Minute())*time.Minute)
+	return nil
+}
+
+func (t *timeOfDay) Type() string { return "HH:MM" }
+
+// days is a retention period in whole days: "1825d", or "0" for forever.
+type days int
+
+func (d *days) String() string {
+	if *d == 0 {
+		return "0"
+	}
+	return strconv.Itoa(int(*d)) + "d"
+}
+
+func (d *days) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+	if err != nil || n < 0 || (n > 0 && !strings.HasSuffix(s, "d")) {
+		return fmt.Errorf("want a number of days such as 1825d, or 0 to keep forever")
+	}
+	*d = days(n)
+	return nil
+}
+
+func (d *days) Type() string { return "days" }
+
+// Duration returns the period as a time.Duration; 0 means keep forever.
+func (d days) Duration() time.Duration { return time.Duration(d) * 24 * time.Hour }

@@ -1,0 +1,158 @@
+// Package exportfile reads and writes snapshot export files: a JSON array
+// of records, newest first, written atomically and read as a stream.
+package exportfile
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/telemetryd/telemetryd"
+)
+
+// Write writes the snapshots that each yields to path as a JSON array, one
+// record a line, through a temporary file in the same directory renamed
+// into place, so readers never see a partial export. It returns how many
+// records it wrote; on error path is untouched.
+func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error) (n int, err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return 0, fmt.Errorf("creating export file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	w := bufio.NewWriterSize(tmp, 256<<10)
+	if _, err := w.WriteString("["); err != nil {
+		return 0, fmt.Errorf("writing export file: %w", err)
+	}
+	err = each(func(s *telemetryd.Snapshot) error {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return fmt.Errorf("encoding snapshot %s: %w", s.ID, err)
+		}
+		sep := ",\n"
+		if n == 0 {
+			sep = "\n"
+		}
+		if _, err := w.WriteString(sep); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("writing export file: %w", err)
+	}
+	if _, err := w.WriteString("\n]\n"); err != nil {
+		return 0, fmt.Errorf("writing export file: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return 0, fmt.Errorf("writing export file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return 0, fmt.Errorf("syncing export file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, fmt.Errorf("closing export file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return 0, fmt.Errorf("moving export file into place: %w", err)
+	}
+	return n, nil
+}
+
+// Decode walks the JSON array in r, calling fn for each record with its
+// position (from 0) and either the decoded snapshot or why it could not
+// be decoded, with as much of the snapshot as its id where that reads. Only the array's own syntax stops the walk early, or an
+// error that fn returns.
+func Decode(r io.Reader, fn func(index int, s *telemetryd.Snapshot, err error) error) error {
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 256<<10))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return telemetryd.Errorf(telemetryd.EINVALID, "export file must hold a JSON array of snapshots")
+	}
+	for i := 0; dec.More(); i++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return telemetryd.Errorf(telemetryd.EINVALID, "record %d: invalid JSON: %v", i+1, err)
+		}
+		s := new(telemetryd.Snapshot)
+		err := json.Unmarshal(raw, s)
+		if err != nil {
+			var head struct {
+				ID string `json:"id"`
+			}
+			_ = json.Unmarshal(raw, &head)
+			s = &telemetryd.Snapshot{ID: head.ID}
+		}
+		if err := fn(i, s, err); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return telemetryd.Errorf(telemetryd.EINVALID, "export file does not end its JSON array: %v", err)
+	}
+	return nil
+}
+
+// Read decodes and validates every record of an export file. When any
+// record is malformed or fails its checksum it returns no snapshots and
+// one EINVALID error naming each bad record by id (or position, where the
+// id cannot be read) with its reason.
+func Read(r io.Reader) ([]*telemetryd.Snapshot, error) {
+	var (
+		snaps    []*telemetryd.Snapshot
+		problems []string
+	)
+	err := Decode(r, func(i int, s *telemetryd.Snapshot, err error) error {
+		if err == nil {
+			err = s.Validate()
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", label(i, s), err))
+			return nil
+		}
+		snaps = append(snaps, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, telemetryd.Errorf(telemetryd.EINVALID, "%d of %d records are invalid:\n  %s",
+			len(problems), len(problems)+len(snaps), strings.Join(problems, "\n  "))
+	}
+	return snaps, nil
+}
+
+// Verify checks the checksums and chains of an export file in constant
+// memory. Records that cannot be decoded count as problems too.
+func Verify(r io.Reader) (*telemetryd.Verifier, error) {
+	v := telemetryd.NewVerifier()
+	err := Decode(r, func(i int, s *telemetryd.Snapshot, err error) error {
+		if err != nil {
+			v.Report(label(i, s), err.Error())
+			return nil
+		}
+		v.Add(s)
+		return nil
+	})
+	return v, err
+}
+
+func label(i int, s *telemetryd.Snapshot) string {
+	if s != nil && s.ID != "" {
+		return s.ID
+	}
+	return fmt.Sprintf("record %d", i+1)
+}

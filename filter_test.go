@@ -1,0 +1,56 @@
+package telemetryd_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/telemetryd/telemetryd"
+)
+
+func TestDateBounds(t *testing.T) {
+	utc := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err)
+		return v
+	}
+	cases := []struct {
+		name       string
+		in         string
+		start, end time.Time
+	}{
+		{"bare date starts at midnight and ends with its day", "2026-02-16",
+			utc("2026-02-16T00:00:00Z"), utc("2026-02-16T23:59:59.999999Z")},
+		{"offset is normalised to UTC", "2026-02-16T01:30:00+02:00",
+			utc("2026-02-15T23:30:00Z"), utc("2026-02-15T23:30:00Z")},
+		{"no offset reads as UTC", "2026-02-16T08:00:00",
+			utc("2026-02-16T08:00:00Z"), utc("2026-02-16T08:00:00Z")},
+		{"nanoseconds round inward to microseconds", "2026-02-16T08:00:00.0000005Z",
+			utc("2026-02-16T08:00:00.000001Z"), utc("2026-02-16T08:00:00Z")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start, err := telemetryd.ParseStartDate(tc.in)
+			require.NoError(t, err)
+			end, err := telemetryd.ParseEndDate(tc.in)
+			require.NoError(t, err)
+			assert.True(t, tc.start.Equal(start), "start %s", start)
+			assert.True(t, tc.end.Equal(end), "end %s", end)
+			assert.Equal(t, time.UTC, start.Location())
+		})
+	}
+}
+
+func TestDateBoundsRejectNonsense(t *testing.T) {
+	for _, in := range []string{"", "yesterday", "2026-02-30", "16/02/2026", "2026-02-16T25:00:00Z", "1771200000"} {
+		t.Run(in, func(t *testing.T) {
+			_, err := telemetryd.ParseStartDate(in)
+			assert.ErrorContains(t, err, "ISO 8601")
+			_, err = telemetryd.ParseEndDate(in)
+			assert.Error(t, err)
+		})
+	}
+}
