@@ -97,9 +97,9 @@ func TestRecordJSONIsTheContractShape(t *testing.T) {
 
 func TestUnmarshalRejectsWhatTheChecksumCannotCover(t *testing.T) {
 	cases := map[string]string{
-		"created_at with an offset":        `{"created_at":"2026-11-22T02:17:05.123456+01:00"}`,
-		"created_at with three digits":     `{"created_at":"2026-11-22T02:17:05.123Z"}`,
-		"an unknown field":                 `{"checksum_valid":true}`,
+		"created_at with an offset":         `{"created_at":"2026-11-22T02:17:05.123456+01:00"}`,
+		"created_at with three digits":      `{"created_at":"2026-11-22T02:17:05.123Z"}`,
+		"an unknown field":                  `{"checksum_valid":true}`,
 		"remote_send_at that is not a time": `{"remote_send_at":"yesterday"}`,
 	}
 	for name, doc := range cases {
