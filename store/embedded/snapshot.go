@@ -1,0 +1,548 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/store"
+)
+
+// Snapshot keys are the 8-byte big-endian position of created_at followed
+// by the id, so key order is the listing order reversed (created_at, then
+// id): a date range is a cursor walk, newest first is a walk backwards,
+// and nothing is ever sorted.
+
+// position maps t's Unix microseconds to an unsigned number in the same
+// order, flipping the sign bit so times before 1970 sort first.
+func position(t time.Time) uint64 { return uint64(t.UnixMicro()) ^ 1<<63 }
+
+// positionCeil is the position of the first microsecond not before t.
+func positionCeil(t time.Time) uint64 {
+	if t.Equal(t.Truncate(time.Microsecond)) {
+		return position(t)
+	}
+	return position(t) + 1
+}
+
+func keyPosition(k []byte) uint64 { return binary.BigEndian.Uint64(k[:8]) }
+
+func keyTime(k []byte) time.Time {
+	return time.UnixMicro(int64(keyPosition(k) ^ 1<<63)).UTC()
+}
+
+func keyID(k []byte) string { return string(k[8:]) }
+
+func snapshotKey(s *telemetryd.Snapshot) []byte {
+	k := make([]byte, 8, 8+len(s.ID))
+	binary.BigEndian.PutUint64(k, position(s.CreatedAt))
+	return append(k, s.ID...)
+}
+
+// deploymentDayKey sorts a deployment's days together and in date order,
+// so its newest snapshot is the last key under its prefix.
+func deploymentDayKey(deploymentID, day string) []byte {
+	return append(lengthPrefixed(nil, deploymentID), day...)
+}
+
+// bounds turns the filter into inclusive positions; nil is open. ok is
+// false when nothing can match.
+func bounds(f telemetryd.Filter) (lo, hi *uint64, ok bool) {
+	if !f.Start.IsZero() {
+		p := positionCeil(f.Start)
+		lo = &p
+	}
+	if !f.End.IsZero() {
+		p := position(f.End)
+		hi = &p
+	}
+	return lo, hi, lo == nil || hi == nil || *lo <= *hi
+}
+
+func above(lo *uint64, k []byte) bool { return k != nil && (lo == nil || keyPosition(k) >= *lo) }
+
+// lastAtOrBefore moves c to the newest snapshot at or before hi.
+func lastAtOrBefore(c *bolt.Cursor, hi *uint64) (k, v []byte) {
+	if hi == nil || *hi == ^uint64(0) {
+		return c.Last()
+	}
+	if k, _ := c.Seek(binary.BigEndian.AppendUint64(nil, *hi+1)); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
+// lastBefore moves c to the newest snapshot key below key, which need not
+// exist any more.
+func lastBefore(c *bolt.Cursor, key []byte) (k, v []byte) {
+	if k, _ := c.Seek(key); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
+func decode(v []byte) (*telemetryd.Snapshot, error) {
+	s := new(telemetryd.Snapshot)
+	// UnmarshalJSON copies what it keeps, so s outlives the transaction
+	// whose memory v points into.
+	if err := s.UnmarshalJSON(v); err != nil {
+		return nil, fmt.Errorf("decoding stored snapshot: %w", err)
+	}
+	return s, nil
+}
+
+func encode(s *telemetryd.Snapshot) ([]byte, error) {
+	if s == nil || s.ID == "" || s.CreatedAt.IsZero() {
+		return nil, telemetryd.Errorf(telemetryd.EINVALID, "a snapshot needs an id and created_at")
+	}
+	v, err := s.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encoding snapshot %s: %w", s.ID, err)
+	}
+	return v, nil
+}
+
+func unsent(status telemetryd.SendStatus) bool {
+	return status == telemetryd.SendPending || status == telemetryd.SendFailed
+}
+
+// conflict says why s cannot be stored beside what tx holds, or "".
+func conflict(tx *bolt.Tx, s *telemetryd.Snapshot) string {
+	if tx.Bucket(bucketSnapshotIDs).Get([]byte(s.ID)) != nil {
+		return fmt.Sprintf("snapshot %s already exists", s.ID)
+	}
+	day := telemetryd.Day(s.CreatedAt)
+	if k := tx.Bucket(bucketSnapshotDays).Get(deploymentDayKey(s.DeploymentID, day)); k != nil {
+		return fmt.Sprintf("deployment %s already has snapshot %s on %s", s.DeploymentID, keyID(k), day)
+	}
+	return ""
+}
+
+// entry is one key and value to put in a bucket.
+type entry struct {
+	bucket, key, value []byte
+}
+
+// entries returns the record and index entries that store s, and counts
+// it; the caller has checked conflicts.
+func entries(s *telemetryd.Snapshot, value []byte, counts countDeltas) []entry {
+	k := snapshotKey(s)
+	es := []entry{
+		{bucketSnapshots, k, value},
+		{bucketSnapshotIDs, []byte(s.ID), k},
+		{bucketSnapshotDays, deploymentDayKey(s.DeploymentID, telemetryd.Day(s.CreatedAt)), k},
+	}
+	if unsent(s.RemoteSendStatus) {
+		es = append(es, entry{bucketSnapshotUnsent, k, []byte(s.RemoteSendStatus)})
+	}
+	counts.add(keyPosition(k), 1)
+	return es
+}
+
+// putAll writes es in bucket and key order. bbolt splits nodes only at
+// commit, so a large transaction inserting in random order moves ever
+// longer in-memory nodes on every put, quadratic in the batch; in key
+// order each put appends.
+func putAll(tx *bolt.Tx, es []entry) error {
+	slices.SortFunc(es, func(a, b entry) int {
+		if c := bytes.Compare(a.bucket, b.bucket); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.key, b.key)
+	})
+	var b *bolt.Bucket
+	for i, e := range es {
+		if i == 0 || !bytes.Equal(e.bucket, es[i-1].bucket) {
+			b = tx.Bucket(e.bucket)
+		}
+		if err := b.Put(e.key, e.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateSnapshot stores a sealed snapshot. ECONFLICT when its id exists or
+// its deployment already has a snapshot on the same UTC day.
+func (s *Store) CreateSnapshot(ctx context.Context, snap *telemetryd.Snapshot) error {
+	value, err := encode(snap)
+	if err != nil {
+		return err
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		if reason := conflict(tx, snap); reason != "" {
+			return telemetryd.Errorf(telemetryd.ECONFLICT, "%s", reason)
+		}
+		counts := countDeltas{}
+		if err := putAll(tx, entries(snap, value, counts)); err != nil {
+			return err
+		}
+		return counts.apply(tx)
+	})
+	return wrap("creating snapshot "+snap.ID, err)
+}
+
+// Snapshot returns the snapshot with id, or ENOTFOUND.
+func (s *Store) Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error) {
+	var snap *telemetryd.Snapshot
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		k := tx.Bucket(bucketSnapshotIDs).Get([]byte(id))
+		if k == nil {
+			return telemetryd.Errorf(telemetryd.ENOTFOUND, "snapshot %s not found", id)
+		}
+		var err error
+		snap, err = decode(tx.Bucket(bucketSnapshots).Get(k))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("reading snapshot "+id, err)
+	}
+	return snap, nil
+}
+
+// ListSnapshots returns one page of the snapshots within f's bounds, newest
+// first, and how many match in all, from one read transaction. A Limit
+// below 1 means telemetryd.DefaultLimit. The count reads counters, not
+// records (see count.go); the page skips Offset keys without decoding
+// them, so deep offsets cost a key walk.
+func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
+	limit := f.Limit
+	if limit < 1 {
+		limit = telemetryd.DefaultLimit
+	}
+	page := []*telemetryd.Snapshot{}
+	lo, hi, ok := bounds(f)
+	if !ok {
+		return page, 0, ctx.Err()
+	}
+	var count int
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		count = countRange(tx, lo, hi)
+		if f.Offset >= count {
+			return nil
+		}
+		c := tx.Bucket(bucketSnapshots).Cursor()
+		k, v := lastAtOrBefore(c, hi)
+		for skip := f.Offset; skip > 0 && above(lo, k); skip-- {
+			k, v = c.Prev()
+		}
+		for ; above(lo, k) && len(page) < limit; k, v = c.Prev() {
+			snap, err := decode(v)
+			if err != nil {
+				return err
+			}
+			page = append(page, snap)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, wrap("listing snapshots", err)
+	}
+	return page, count, nil
+}
+
+// EachSnapshot decodes up to eachBatch snapshots, or eachBatchBytes of
+// stored records, per read transaction: enough to make transactions cheap
+// per record, small enough that a batch of large records stays a small
+// part of the heap.
+const (
+	eachBatch      = 500
+	eachBatchBytes = 1 << 20
+)
+
+// EachSnapshot calls fn for every snapshot within f's bounds, newest first.
+// It reads batches of at most 500 records or 1 MiB of them in short read
+// transactions and calls fn outside them, so a slow fn (writing an
+// export) neither holds a transaction open nor keeps the file from
+// growing; memory stays at one batch. The walk is
+// therefore not one snapshot in time: a snapshot written or deleted
+// during it may or may not be seen, but none is seen twice and the order
+// holds.
+func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error {
+	lo, hi, ok := bounds(f)
+	if !ok {
+		return ctx.Err()
+	}
+	var after []byte // the oldest key handed out so far
+	batch := make([]*telemetryd.Snapshot, 0, eachBatch)
+	for {
+		batch = batch[:0]
+		full := false // the batch stopped before the range ended
+		err := s.view(ctx, func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketSnapshots).Cursor()
+			var k, v []byte
+			if after == nil {
+				k, v = lastAtOrBefore(c, hi)
+			} else {
+				k, v = lastBefore(c, after)
+			}
+			var last []byte
+			for size := 0; above(lo, k) && len(batch) < eachBatch && size < eachBatchBytes; k, v = c.Prev() {
+				snap, err := decode(v)
+				if err != nil {
+					return err
+				}
+				batch = append(batch, snap)
+				size += len(v)
+				last = k
+			}
+			full = above(lo, k)
+			if last != nil {
+				after = clone(last)
+			}
+			return nil
+		})
+		if err != nil {
+			return wrap("reading snapshots", err)
+		}
+		for i, snap := range batch {
+			batch[i] = nil // collectable once fn is done with it
+			if err := fn(snap); err != nil {
+				return err
+			}
+		}
+		if !full {
+			return nil
+		}
+	}
+}
+
+// LatestSnapshot returns the deployment's newest snapshot, or ENOTFOUND:
+// the last entry of its day index, one seek.
+func (s *Store) LatestSnapshot(ctx context.Context, deploymentID string) (*telemetryd.Snapshot, error) {
+	var snap *telemetryd.Snapshot
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		prefix := lengthPrefixed(nil, deploymentID)
+		c := tx.Bucket(bucketSnapshotDays).Cursor()
+		// 0xff sorts after every day, so the key before it is the newest.
+		k, v := lastBefore(c, append(clone(prefix), 0xff))
+		if k == nil || !bytes.HasPrefix(k, prefix) {
+			return telemetryd.Errorf(telemetryd.ENOTFOUND, "deployment %s has no snapshot", deploymentID)
+		}
+		var err error
+		snap, err = decode(tx.Bucket(bucketSnapshots).Get(v))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("reading latest snapshot", err)
+	}
+	return snap, nil
+}
+
+// UpdateSendStatus records a remote send outcome and returns the updated
+// snapshot; ENOTFOUND for an unknown id, EINVALID for an unknown status.
+func (s *Store) UpdateSendStatus(ctx context.Context, id string, status telemetryd.SendStatus, at time.Time, reason string) (*telemetryd.Snapshot, error) {
+	if !status.Valid() {
+		return nil, telemetryd.Errorf(telemetryd.EINVALID, "unknown remote send status %q", status)
+	}
+	var snap *telemetryd.Snapshot
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		k := tx.Bucket(bucketSnapshotIDs).Get([]byte(id))
+		if k == nil {
+			return telemetryd.Errorf(telemetryd.ENOTFOUND, "snapshot %s not found", id)
+		}
+		k = clone(k)
+		var err error
+		if snap, err = decode(tx.Bucket(bucketSnapshots).Get(k)); err != nil {
+			return err
+		}
+		snap.RemoteSendStatus = status
+		snap.RemoteSendAt = telemetryd.Microseconds(at)
+		snap.RemoteSendError = reason
+		value, err := encode(snap)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSnapshots).Put(k, value); err != nil {
+			return err
+		}
+		if unsent(status) {
+			return tx.Bucket(bucketSnapshotUnsent).Put(k, []byte(status))
+		}
+		return tx.Bucket(bucketSnapshotUnsent).Delete(k)
+	})
+	if err != nil {
+		return nil, wrap("updating send status of snapshot "+id, err)
+	}
+	return snap, nil
+}
+
+// UnsentSnapshots returns up to limit snapshots, oldest first, that failed
+// to send or are still pending and were created before pendingBefore. It
+// walks the index of pending and failed snapshots only.
+func (s *Store) UnsentSnapshots(ctx context.Context, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error) {
+	out := []*telemetryd.Snapshot{}
+	if limit < 1 {
+		return out, ctx.Err()
+	}
+	before := positionCeil(pendingBefore)
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		snaps := tx.Bucket(bucketSnapshots)
+		c := tx.Bucket(bucketSnapshotUnsent).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			if telemetryd.SendStatus(v) != telemetryd.SendFailed && keyPosition(k) >= before {
+				continue
+			}
+			snap, err := decode(snaps.Get(k))
+			if err != nil {
+				return err
+			}
+			out = append(out, snap)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("listing unsent snapshots", err)
+	}
+	return out, nil
+}
+
+// DeleteSnapshotsBefore deletes snapshots created before t, with their
+// index entries, in one transaction, and returns how many it deleted.
+func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, error) {
+	end := positionCeil(t)
+	var deleted int
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		deleted = 0
+		snaps := tx.Bucket(bucketSnapshots)
+		type victim struct {
+			key, dayKey []byte
+		}
+		// Collected first: deleting under a bbolt cursor skips keys.
+		var victims []victim
+		c := snaps.Cursor()
+		for k, v := c.First(); k != nil && keyPosition(k) < end; k, v = c.Next() {
+			var head struct {
+				DeploymentID string `json:"deployment_id"`
+			}
+			if err := json.Unmarshal(v, &head); err != nil {
+				return fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
+			}
+			victims = append(victims, victim{clone(k), deploymentDayKey(head.DeploymentID, telemetryd.Day(keyTime(k)))})
+		}
+		counts := countDeltas{}
+		for _, vic := range victims {
+			if err := snaps.Delete(vic.key); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketSnapshotIDs).Delete([]byte(keyID(vic.key))); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketSnapshotDays).Delete(vic.dayKey); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketSnapshotUnsent).Delete(vic.key); err != nil {
+				return err
+			}
+			counts.add(keyPosition(vic.key), -1)
+		}
+		deleted = len(victims)
+		return counts.apply(tx)
+	})
+	if err != nil {
+		return 0, wrap("deleting snapshots", err)
+	}
+	return deleted, nil
+}
+
+// ImportSnapshots stores validated snapshots all or nothing, in one write
+// transaction that checks every record before writing any.
+//
+// A record is identical to a stored one when both carry the same checksum
+// and their sealed members hash alike: the content the checksum covers is
+// the same, so it is skipped and the stored copy keeps its own
+// remote_send_* fields, which change after sealing and record what this
+// server did with its copy. An id stored with other sealed content, a
+// deployment day taken by another id, or one id twice with different
+// content fails the import with one ECONFLICT naming every such id.
+func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapshot) (store.ImportResult, error) {
+	values := make([][]byte, len(snaps))
+	for i, snap := range snaps {
+		var err error
+		if values[i], err = encode(snap); err != nil {
+			return store.ImportResult{}, err
+		}
+	}
+	var res store.ImportResult
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		res = store.ImportResult{}
+		var problems []string
+		create := make([]bool, len(snaps))
+		seenIDs := make(map[string]*telemetryd.Snapshot, len(snaps))
+		seenDays := make(map[string]string, len(snaps))
+		for i, snap := range snaps {
+			if prev, ok := seenIDs[snap.ID]; ok {
+				if !identical(prev, snap) {
+					problems = append(problems, snap.ID+": appears twice with different content")
+				}
+				res.Unchanged++
+				continue
+			}
+			seenIDs[snap.ID] = snap
+			if k := tx.Bucket(bucketSnapshotIDs).Get([]byte(snap.ID)); k != nil {
+				stored, err := decode(tx.Bucket(bucketSnapshots).Get(k))
+				if err != nil {
+					return err
+				}
+				if identical(stored, snap) {
+					res.Unchanged++
+				} else {
+					problems = append(problems, snap.ID+": stored with other content")
+				}
+				continue
+			}
+			day := telemetryd.Day(snap.CreatedAt)
+			dayKey := deploymentDayKey(snap.DeploymentID, day)
+			if k := tx.Bucket(bucketSnapshotDays).Get(dayKey); k != nil {
+				problems = append(problems, fmt.Sprintf("%s: deployment %s already has snapshot %s on %s", snap.ID, snap.DeploymentID, keyID(k), day))
+				continue
+			}
+			if other, ok := seenDays[string(dayKey)]; ok {
+				problems = append(problems, fmt.Sprintf("%s: deployment %s has snapshot %s on %s in the same import", snap.ID, snap.DeploymentID, other, day))
+				continue
+			}
+			seenDays[string(dayKey)] = snap.ID
+			create[i] = true
+		}
+		if len(problems) > 0 {
+			return telemetryd.Errorf(telemetryd.ECONFLICT, "nothing imported, %d conflicting snapshots: %s", len(problems), strings.Join(problems, "; "))
+		}
+		counts := countDeltas{}
+		var es []entry
+		for i, snap := range snaps {
+			if create[i] {
+				es = append(es, entries(snap, values[i], counts)...)
+				res.Created++
+			}
+		}
+		if err := putAll(tx, es); err != nil {
+			return err
+		}
+		return counts.apply(tx)
+	})
+	if err != nil {
+		return store.ImportResult{}, wrap("importing snapshots", err)
+	}
+	return res, nil
+}
+
+// identical reports whether a and b carry the same checksum over the same
+// sealed content. Comparing canonical hashes rather than bytes makes data
+// that differs only in key order or spacing the same, as the checksum
+// does.
+func identical(a, b *telemetryd.Snapshot) bool {
+	if a.ID != b.ID || a.Checksum != b.Checksum {
+		return false
+	}
+	sa, errA := a.ComputeChecksum()
+	sb, errB := b.ComputeChecksum()
+	return errA == nil && errB == nil && sa == sb
+}
