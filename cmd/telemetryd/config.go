@@ -144,7 +144,7 @@ func (c *serveConfig) register(fs *pflag.FlagSet) {
 		"telemetry-endpoint", "telemetry-timeout", "telemetry-schedule", "telemetry-retention")
 }
 
-func (c *serveConfig) validate(getenv func(string) string) error {
+func (c *serveConfig) validate() error {
 	if err := c.Store.validate(); err != nil {
 		return err
 	}
@@ -166,53 +166,11 @@ func (c *serveConfig) validate(getenv func(string) string) error {
 	if c.TelemetryTimeout <= 0 {
 		return fmt.Errorf("--telemetry-timeout must be positive")
 	}
-	if doNotTrack(getenv) {
-		c.TelemetryRemote = false
-	}
-	if err := checkEndpoint(c.TelemetryEndpoint); err != nil {
-		return fmt.Errorf("--telemetry-endpoint %q: %v", c.TelemetryEndpoint, err)
-	}
 	return nil
 }
 
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 12
-
-// doNotTrack reports whether the DO_NOT_TRACK convention asks for no
-// remote telemetry.
-func doNotTrack(getenv func(string) string) bool {
-	switch strings.ToLower(strings.TrimSpace(getenv("DO_NOT_TRACK"))) {
-	case "1", "true", "yes":
-		return true
-	}
-	return false
-}
-
-// checkEndpoint accepts https URLs, and http only to a loopback host.
-func checkEndpoint(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("must be an absolute URL")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("must use https unless the host is loopback")
-	}
-	return fmt.Errorf("must use https")
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // timeOfDay is a UTC time of day, as the duration since midnight.
 type timeOfDay time.Duration

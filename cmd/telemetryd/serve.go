@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,8 +14,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/activity"
+	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/graph"
 	"github.com/telemetryd/telemetryd/server"
 	"github.com/telemetryd/telemetryd/store"
+	"github.com/telemetryd/telemetryd/telemetry"
+	"github.com/telemetryd/telemetryd/workflows"
 )
 
 // shutdownTimeout bounds how long requests under way may finish at exit.
@@ -27,10 +33,10 @@ func newServeCommand(getenv func(string) string, stderr io.Writer) *cobra.Comman
 		Short: "Run the server: daily snapshots, GraphQL and REST",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cfg.validate(getenv); err != nil {
+			if err := cfg.validate(); err != nil {
 				return &usageError{err}
 			}
-			return serve(cmd.Context(), cfg, newLogger(cfg.Log, stderr))
+			return serve(cmd.Context(), cfg, getenv, stderr)
 		},
 	}
 	cfg.register(cmd.Flags())
@@ -39,7 +45,14 @@ func newServeCommand(getenv func(string) string, stderr io.Writer) *cobra.Comman
 
 // serve starts every part in order, waits for ctx to end, then stops them
 // in reverse order.
-func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, stderr io.Writer) error {
+	started := time.Now()
+	logger := newLogger(cfg.Log, stderr)
+	remote := workflows.RemoteEnabled(cfg.TelemetryRemote, getenv)
+	sender, err := workflows.NewSender(workflows.SenderConfig{Endpoint: cfg.TelemetryEndpoint, Timeout: cfg.TelemetryTimeout, Enabled: remote})
+	if err != nil {
+		return &usageError{fmt.Errorf("--telemetry-endpoint: %w", err)}
+	}
 	st, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
@@ -54,6 +67,16 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 		return err
 	}
 
+	recorder := activity.New(st, time.Now)
+	authService := auth.New(auth.Config{Store: st, Logger: logger, AccessTokenTTL: cfg.AccessTokenTTL, Counter: recorder})
+	generated, err := authService.Bootstrap(ctx, cfg.AdminPassword, cfg.JWTSecret)
+	if err != nil {
+		return fmt.Errorf("setting up accounts: %w", err)
+	}
+	if generated != "" {
+		fmt.Fprintf(stderr, "\nGenerated password of the built-in account %q (shown only this once): %s\n\n", telemetryd.AdminUsername, generated)
+	}
+
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -61,20 +84,72 @@ func serve(ctx context.Context, cfg serveConfig, logger *slog.Logger) error {
 		buildInfo(),
 	)
 
-	srv := &server.Server{Addr: cfg.Listen, Logger: logger, Store: st, Registry: registry}
+	runner := &workflows.Runner{
+		Store:        st,
+		DeploymentID: deploymentID,
+		Sender:       sender,
+		Sections: []workflows.Section{
+			&workflows.InstanceSection{DeploymentID: deploymentID, Version: telemetryd.Version, Started: started, Getenv: getenv},
+			&workflows.AccountsSection{Access: st},
+			&workflows.ActivitySection{Activity: st},
+			&workflows.FeaturesSection{RemoteSending: remote, Retention: cfg.TelemetryRetention.Duration(), Tokens: st},
+			workflows.ProcessSection{},
+		},
+		Schedule:  time.Duration(cfg.TelemetrySchedule),
+		Retention: cfg.TelemetryRetention.Duration(),
+		Metrics:   workflows.NewMetrics(registry),
+		Logger:    logger,
+	}
+	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger}
+
+	srv := &server.Server{
+		Addr:      cfg.Listen,
+		Logger:    logger,
+		Store:     st,
+		Registry:  registry,
+		Auth:      authService,
+		Telemetry: telemetryService,
+		GraphQL:   graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService}, logger),
+		Counter:   recorder,
+	}
 	if err := srv.Open(); err != nil {
 		return err
 	}
 	logger.Info("telemetryd serving", "url", srv.URL(), "store", st.Backend(), "deployment_id", deploymentID, "version", telemetryd.Version)
+	logRemote(logger, remote, cfg.TelemetryEndpoint, srv.URL())
+
+	var background sync.WaitGroup
+	background.Go(func() {
+		recorder.Run(ctx, time.Minute, func(err error) { logger.Warn("storing activity counters", "err", err) })
+	})
+	background.Go(func() {
+		if err := runner.Run(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("telemetry workflow stopped", "err", err)
+		}
+	})
 
 	<-ctx.Done()
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Close(shutdownCtx); err != nil {
-		return fmt.Errorf("stopping http server: %w", err)
+		logger.Error("stopping http server", "err", err)
 	}
+	background.Wait()
 	return nil
+}
+
+// logRemote says, once at start, whether snapshots leave the machine and
+// how to see or stop what would be sent.
+func logRemote(logger *slog.Logger, remote bool, endpoint, baseURL string) {
+	preview := baseURL + "/api/telemetry/preview"
+	if remote {
+		logger.Info("remote telemetry is ON: a daily snapshot is sent", "endpoint", endpoint, "preview", preview,
+			"turn_off", "--telemetry-remote=false or DO_NOT_TRACK=1")
+		return
+	}
+	logger.Info("remote telemetry is OFF: snapshots are kept locally only", "endpoint", endpoint, "preview", preview,
+		"turn_on", "--telemetry-remote=true")
 }
 
 // buildInfo is the telemetryd_build_info gauge: always 1, labelled with

@@ -1,0 +1,54 @@
+# telemetryd — `make help` lists the targets.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+NEO4J_PORT ?= 7687
+export NEO4J_PORT
+
+BIN := bin
+GO_TEST_FLAGS ?= -count=1 -timeout 20m
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build telemetryd and telemetryctl into ./bin
+	go build -o $(BIN)/ ./cmd/...
+
+.PHONY: run
+run: build ## Serve on the embedded store in ./data at 127.0.0.1:8080
+	$(BIN)/telemetryd serve --data-dir ./data --listen 127.0.0.1:8080
+
+.PHONY: test
+test: ## Run every test, starting the development Neo4j unless NEO4J_URI is set
+	tools/test.sh $(GO_TEST_FLAGS) ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	go vet ./...
+	go tool staticcheck ./...
+
+.PHONY: generate
+generate: ## Regenerate the GraphQL code from schema.graphqls
+	go tool gqlgen generate
+
+.PHONY: bench
+bench: ## Seed 2,000 snapshots and measure the store, REST, GraphQL and export
+	go run ./cmd/telemetryd-bench
+
+.PHONY: neo4j-start
+neo4j-start: ## Start the development Neo4j on bolt://127.0.0.1:$NEO4J_PORT (idempotent)
+	tools/neo4j/neo4j-start.sh
+
+.PHONY: neo4j-stop
+neo4j-stop: ## Stop the development Neo4j
+	tools/neo4j/neo4j-stop.sh
+
+.PHONY: clean
+clean: ## Remove built binaries and the development Neo4j's data
+	rm -rf $(BIN) tools/neo4j/target .neo4j

@@ -1,0 +1,149 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/auth"
+)
+
+// Limits on what one request may ask for, refused before anything runs.
+const (
+	// MaxComplexity bounds a request's cost: list fields cost their limit,
+	// so about 20,000 records in all, other fields 1.
+	MaxComplexity = 20_000 + 500
+	// MaxDepth bounds how deeply selections nest.
+	MaxDepth = 15
+	// MaxTokens bounds how many tokens the parser reads.
+	MaxTokens = 10_000
+)
+
+// NewHandler returns the GraphQL endpoint: POST and GET only (multipart
+// and form posts invite CSRF), with cost, depth and parser limits, field
+// suggestions off, introspection for signed-in callers only, and every
+// error shown through one presenter.
+func NewHandler(r *Resolver, logger *slog.Logger) http.Handler {
+	cfg := Config{Resolvers: r}
+	cfg.Directives.HasPermission = func(ctx context.Context, _ any, next graphql.Resolver, permission telemetryd.Permission) (any, error) {
+		if _, err := auth.Require(ctx, permission); err != nil {
+			return nil, err
+		}
+		return next(ctx)
+	}
+	cfg.Directives.Authenticated = func(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
+		if _, ok := auth.FromContext(ctx); !ok {
+			return nil, telemetryd.Errorf(telemetryd.EUNAUTHENTICATED, "sign in first")
+		}
+		return next(ctx)
+	}
+	cfg.Complexity.Query.TelemetrySnapshots = func(child int, _, _ *DateTime, limit, _ *int) int {
+		return orDefault(limit, telemetryd.DefaultLimit) + child
+	}
+
+	srv := handler.New(NewExecutableSchema(cfg))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(MaxTokens)
+	srv.SetDisableSuggestion(true)
+	srv.Use(extension.Introspection{})
+	srv.Use(introspectionForSignedIn{})
+	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.Use(depthLimit{max: MaxDepth})
+	srv.SetErrorPresenter(presenter(logger))
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		logger.Error("graphql resolver panicked", "panic", v, "path", graphql.GetPath(ctx).String())
+		return errors.New("internal error")
+	})
+	return srv
+}
+
+// presenter maps domain error codes to extensions.code and hides internal
+// errors, logging them with their path.
+func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var domainErr *telemetryd.Error
+		var parsed *gqlerror.Error
+		switch {
+		case errors.As(err, &domainErr):
+			gqlErr.Message = domainErr.Message
+		case errors.As(err, &parsed) && parsed.Err == nil:
+			// gqlgen's own parse, validation and input errors: safe to show.
+			return gqlErr
+		default:
+			logger.Error("graphql request failed", "path", gqlErr.Path.String(), "err", err)
+			gqlErr.Message = "internal error"
+		}
+		if gqlErr.Extensions == nil {
+			gqlErr.Extensions = map[string]any{}
+		}
+		gqlErr.Extensions["code"] = telemetryd.ErrorCode(err)
+		return gqlErr
+	}
+}
+
+// introspectionForSignedIn turns introspection off for anonymous callers,
+// so the schema is not handed to anyone who asks.
+type introspectionForSignedIn struct{}
+
+var _ graphql.OperationContextMutator = introspectionForSignedIn{}
+
+func (introspectionForSignedIn) ExtensionName() string                   { return "IntrospectionForSignedIn" }
+func (introspectionForSignedIn) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (introspectionForSignedIn) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if _, ok := auth.FromContext(ctx); !ok {
+		oc.DisableIntrospection = true
+	}
+	return nil
+}
+
+// depthLimit refuses operations whose selections nest deeper than max.
+type depthLimit struct{ max int }
+
+var _ graphql.OperationContextMutator = depthLimit{}
+
+func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if depth := selectionDepth(oc.Operation.SelectionSet); depth > d.max {
+		err := gqlerror.Errorf("operation nests %d levels deep; at most %d are allowed", depth, d.max)
+		err.Extensions = map[string]any{"code": telemetryd.EINVALID}
+		return err
+	}
+	return nil
+}
+
+// selectionDepth measures nesting through fragments; validation has
+// already refused fragment cycles.
+func selectionDepth(set ast.SelectionSet) int {
+	deepest := 0
+	for _, sel := range set {
+		var d int
+		switch sel := sel.(type) {
+		case *ast.Field:
+			d = 1 + selectionDepth(sel.SelectionSet)
+		case *ast.InlineFragment:
+			d = selectionDepth(sel.SelectionSet)
+		case *ast.FragmentSpread:
+			if sel.Definition != nil {
+				d = selectionDepth(sel.Definition.SelectionSet)
+			}
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}

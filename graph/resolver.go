@@ -1,0 +1,60 @@
+// Package graph is telemetryd's GraphQL API: the schema's resolvers, thin
+// calls into the services, and the gqlgen code generated from
+// schema.graphqls.
+package graph
+
+import (
+	"slices"
+
+	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/telemetry"
+)
+
+// Resolver holds the services every resolver calls.
+type Resolver struct {
+	Telemetry *telemetry.Service
+	Auth      *auth.Service
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func text(d *DateTime) string {
+	if d == nil {
+		return ""
+	}
+	return string(*d)
+}
+
+// orDefault reads an optional Int argument; an explicit null means the
+// schema's default.
+func orDefault(n *int, def int) int {
+	if n == nil {
+		return def
+	}
+	return *n
+}
+
+// rolesNamed returns the definitions of the named roles, in the order
+// named; a name with no definition shows with no permissions.
+func rolesNamed(names []string, defined []*telemetryd.Role) []*telemetryd.Role {
+	out := make([]*telemetryd.Role, 0, len(names))
+	for _, name := range names {
+		i := slices.IndexFunc(defined, func(r *telemetryd.Role) bool { return r.Name == name })
+		if i < 0 {
+			out = append(out, &telemetryd.Role{Name: name, Permissions: []telemetryd.Permission{}})
+			continue
+		}
+		out = append(out, defined[i])
+	}
+	return out
+}
+
+func authPayload(t *auth.Tokens) *AuthPayload {
+	return &AuthPayload{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, ExpiresAt: *newDateTime(t.ExpiresAt)}
+}

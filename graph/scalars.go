@@ -1,0 +1,75 @@
+package graph
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/telemetryd/telemetryd"
+)
+
+// DateTime is a DateTime value as text. On input it is what the caller
+// typed: whether a bare date means the start or the end of its day depends
+// on the argument, so bounds are read by the domain's parsers, the same
+// ones REST uses. On output it is a time in the records' layout.
+type DateTime string
+
+// newDateTime renders t, or returns nil (GraphQL null) for the zero time.
+func newDateTime(t time.Time) *DateTime {
+	if t.IsZero() {
+		return nil
+	}
+	d := DateTime(t.UTC().Format(telemetryd.TimeLayout))
+	return &d
+}
+
+// UnmarshalGQL accepts a string that reads as a date or date-time.
+func (d *DateTime) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DateTime must be a string")
+	}
+	if _, err := telemetryd.ParseStartDate(s); err != nil {
+		return err
+	}
+	*d = DateTime(s)
+	return nil
+}
+
+// MarshalGQL writes the text as a JSON string.
+func (d DateTime) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(d))) }
+
+// MarshalTimestamp renders a time as the records do: UTC, six fractional digits
+// and "Z".
+func MarshalTimestamp(t time.Time) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		io.WriteString(w, strconv.Quote(t.UTC().Format(telemetryd.TimeLayout)))
+	})
+}
+
+// UnmarshalTimestamp reads an RFC 3339 time.
+func UnmarshalTimestamp(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, fmt.Errorf("DateTime must be a string")
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// MarshalJSON writes a JSON scalar's raw JSON as is.
+func MarshalJSON(raw json.RawMessage) graphql.Marshaler {
+	return graphql.WriterFunc(func(w io.Writer) {
+		if len(raw) == 0 {
+			io.WriteString(w, "null")
+			return
+		}
+		w.Write(raw)
+	})
+}
+
+// UnmarshalJSON encodes a JSON scalar's input value as JSON.
+func UnmarshalJSON(v any) (json.RawMessage, error) { return json.Marshal(v) }
