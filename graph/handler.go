@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -33,7 +34,7 @@ const (
 // and form posts invite CSRF), with cost, depth and parser limits, field
 // suggestions off, introspection for signed-in callers only, and every
 // error shown through one presenter.
-func NewHandler(r *Resolver, logger *slog.Logger) http.Handler {
+func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (http.Handler, error) {
 	cfg := Config{Resolvers: r}
 	cfg.Directives.HasPermission = func(ctx context.Context, _ any, next graphql.Resolver, permission telemetryd.Permission) (any, error) {
 		if _, err := auth.Require(ctx, permission); err != nil {
@@ -42,8 +43,8 @@ func NewHandler(r *Resolver, logger *slog.Logger) http.Handler {
 		return next(ctx)
 	}
 	cfg.Directives.Authenticated = func(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
-		if _, ok := auth.FromContext(ctx); !ok {
-			return nil, telemetryd.Errorf(telemetryd.EUNAUTHENTICATED, "sign in first")
+		if _, err := auth.Authenticated(ctx); err != nil {
+			return nil, err
 		}
 		return next(ctx)
 	}
@@ -62,11 +63,33 @@ func NewHandler(r *Resolver, logger *slog.Logger) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(depthLimit{max: MaxDepth})
 	srv.SetErrorPresenter(presenter(logger))
+	operations := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "telemetryd_graphql_operations_total",
+		Help: "GraphQL operations by type (query, mutation) and outcome (ok, error).",
+	}, []string{"type", "outcome"})
+	if err := reg.Register(operations); err != nil {
+		return nil, err
+	}
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		resp := next(ctx)
+		opType := "unknown"
+		if graphql.HasOperationContext(ctx) {
+			if op := graphql.GetOperationContext(ctx).Operation; op != nil {
+				opType = string(op.Operation)
+			}
+		}
+		outcome := "ok"
+		if resp == nil || len(resp.Errors) > 0 {
+			outcome = "error"
+		}
+		operations.WithLabelValues(opType, outcome).Inc()
+		return resp
+	})
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		logger.Error("graphql resolver panicked", "panic", v, "path", graphql.GetPath(ctx).String())
 		return errors.New("internal error")
 	})
-	return srv
+	return srv, nil
 }
 
 // presenter maps domain error codes to extensions.code and hides internal

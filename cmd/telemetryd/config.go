@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/telemetryd/telemetryd/auth"
 )
 
 // envAnnotation marks a flag that its environment variable may set.
@@ -154,8 +156,10 @@ func (c *serveConfig) validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("--listen %q must be host:port: %v", c.Listen, err)
 	}
-	if c.AdminPassword != "" && len(c.AdminPassword) < MinPasswordLength {
-		return fmt.Errorf("--admin-password must be at least %d characters", MinPasswordLength)
+	if c.AdminPassword != "" {
+		if err := auth.ValidatePassword(c.AdminPassword); err != nil {
+			return fmt.Errorf("--admin-password: %v", err)
+		}
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return fmt.Errorf("--jwt-secret must be at least 32 characters")
@@ -168,9 +172,6 @@ func (c *serveConfig) validate() error {
 	}
 	return nil
 }
-
-// MinPasswordLength is the shortest password accepted.
-const MinPasswordLength = 12
 
 // timeOfDay is a UTC time of day, as the duration since midnight.
 type timeOfDay time.Duration

@@ -102,6 +102,10 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger}
 
+	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService}, logger, registry)
+	if err != nil {
+		return err
+	}
 	srv := &server.Server{
 		Addr:      cfg.Listen,
 		Logger:    logger,
@@ -109,7 +113,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		Registry:  registry,
 		Auth:      authService,
 		Telemetry: telemetryService,
-		GraphQL:   graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService}, logger),
+		GraphQL:   gql,
 		Counter:   recorder,
 	}
 	if err := srv.Open(); err != nil {
