@@ -117,8 +117,8 @@ func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-// introspectionForSignedIn turns introspection off for anonymous callers,
-// so the schema is not handed to anyone who asks.
+// introspectionForSignedIn refuses introspection to anonymous callers, so
+// the schema is not handed to anyone who asks.
 type introspectionForSignedIn struct{}
 
 var _ graphql.OperationContextMutator = introspectionForSignedIn{}
@@ -127,10 +127,37 @@ func (introspectionForSignedIn) ExtensionName() string                   { retur
 func (introspectionForSignedIn) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (introspectionForSignedIn) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if _, ok := auth.FromContext(ctx); !ok {
-		oc.DisableIntrospection = true
+	if _, ok := auth.FromContext(ctx); ok {
+		return nil
+	}
+	oc.DisableIntrospection = true
+	if introspects(oc.Operation.SelectionSet) {
+		err := gqlerror.Errorf("introspection needs a signed-in caller")
+		err.Extensions = map[string]any{"code": telemetryd.EUNAUTHENTICATED}
+		return err
 	}
 	return nil
+}
+
+// introspects reports whether a selection set asks for __schema or __type.
+func introspects(set ast.SelectionSet) bool {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == "__schema" || sel.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(sel.SelectionSet) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if sel.Definition != nil && introspects(sel.Definition.SelectionSet) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // depthLimit refuses operations whose selections nest deeper than max.

@@ -31,10 +31,10 @@ func newDateTime(t time.Time) *DateTime {
 func (d *DateTime) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("DateTime must be a string")
+		return telemetryd.Errorf(telemetryd.EINVALID, "DateTime must be a string")
 	}
 	if _, err := telemetryd.ParseStartDate(s); err != nil {
-		return err
+		return telemetryd.Errorf(telemetryd.EINVALID, "%v", err)
 	}
 	*d = DateTime(s)
 	return nil
