@@ -38,8 +38,8 @@ generate: ## Regenerate the GraphQL code from schema.graphqls
 	go tool gqlgen generate
 
 .PHONY: bench
-bench: ## Seed 2,000 snapshots and measure the store, REST, GraphQL and export
-	go run ./cmd/telemetryd-bench
+bench: build ## Seed 2,000 snapshots and measure the store, REST, GraphQL and export
+	go run ./tools/bench -telemetryd $(BIN)/telemetryd
 
 .PHONY: neo4j-start
 neo4j-start: ## Start the development Neo4j on bolt://127.0.0.1:$NEO4J_PORT (idempotent)

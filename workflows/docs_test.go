@@ -1,0 +1,138 @@
+package workflows_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/store/embedded"
+	"github.com/telemetryd/telemetryd/workflows"
+)
+
+const docPath = "../docs/telemetry.md"
+
+// builtinSections returns every built-in section over st, with the
+// backend's measurements (which cmd injects) filled in completely, so
+// every field has a value.
+func builtinSections(st *embedded.Store, clock *fakeClock, getenv func(string) string) []workflows.Section {
+	return []workflows.Section{
+		&workflows.InstanceSection{DeploymentID: testDeployment, Version: telemetryd.Version, Started: clock.Now().Add(-time.Hour), Now: clock.Now, Getenv: getenv},
+		&workflows.StoreSection{Stats: func(context.Context) (workflows.StoreStats, error) {
+			return workflows.StoreStats{
+				Backend: "neo4j", DatabaseType: "neo4j-community", ServerVersion: "5.26.0",
+				Nodes: 12, Relationships: 3,
+				NodesByLabel:        map[string]int64{"Snapshot": 10, "Account": 2},
+				RelationshipsByType: map[string]int64{"HAS_ROLE": 3},
+			}, nil
+		}},
+		&workflows.SchemaSection{Schema: func(context.Context) (workflows.SchemaStats, error) {
+			return workflows.SchemaStats{
+				GraphQLTypes: 14, GraphQLFields: 61,
+				Labels: []string{"Account", "Snapshot"}, RelationshipTypes: []string{"HAS_ROLE"},
+				Constraints: 4, Indexes: 6,
+			}, nil
+		}},
+		&workflows.AccountsSection{Access: st},
+		&workflows.ActivitySection{Activity: st, Now: clock.Now},
+		&workflows.FeaturesSection{RemoteSending: true, Retention: 1825 * 24 * time.Hour, Tokens: st, Now: clock.Now},
+		workflows.ProcessSection{},
+	}
+}
+
+// A change to the payload's fields must change docs/telemetry.md and bump
+// telemetryd.PayloadFormat; this test holds the first two together and
+// the document reminds of the third.
+func TestDocumentListsEveryPayloadField(t *testing.T) {
+	doc, err := os.ReadFile(docPath)
+	require.NoError(t, err)
+	recordRows := docTable(t, string(doc), "## The record sent")
+	dataRows := docTable(t, string(doc), "## Fields of `data`")
+
+	st := openStore(t)
+	clock := newClock(t, day1)
+	r := newRunner(st, offSender(t), clock)
+	r.Sections = builtinSections(st, clock, func(k string) string {
+		if k == "GITHUB_ACTIONS" {
+			return "true"
+		}
+		return ""
+	})
+	body, err := r.Preview(context.Background())
+	require.NoError(t, err)
+
+	var record map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(body, &record))
+	assert.Equal(t, keys(recordRows), keys(record), "record fields: the document's table and the body sent disagree")
+
+	var data any
+	require.NoError(t, json.Unmarshal(record["data"], &data))
+	var paths []string
+	walk("", data, func(path string) bool { return strings.HasPrefix(dataRows[path], "map") }, &paths)
+	slices.Sort(paths)
+	assert.Equal(t, keys(dataRows), paths, "data fields: the document's table and the payload disagree")
+
+	m := regexp.MustCompile("Current `payload_format`: \\*\\*([^*]+)\\*\\*").FindStringSubmatch(string(doc))
+	require.NotNil(t, m, "the document states the current payload_format")
+	assert.Equal(t, telemetryd.PayloadFormat, m[1], "the document's payload_format is the build's")
+}
+
+// walk appends the dotted path of every leaf under v: a value that is not
+// an object, or an object the document types as a map.
+func walk(path string, v any, isMap func(string) bool, paths *[]string) {
+	obj, ok := v.(map[string]any)
+	if !ok || (path != "" && isMap(path)) {
+		*paths = append(*paths, path)
+		return
+	}
+	for k, child := range obj {
+		p := k
+		if path != "" {
+			p = path + "." + k
+		}
+		walk(p, child, isMap, paths)
+	}
+}
+
+// docTable returns the rows of the first table after heading: its first
+// column, a backticked field path, mapped to its second, the type.
+func docTable(t *testing.T, doc, heading string) map[string]string {
+	t.Helper()
+	i := strings.Index(doc, "\n"+heading+"\n")
+	require.GreaterOrEqual(t, i, 0, "the document has the heading %q", heading)
+	rows := map[string]string{}
+	inTable := false
+	sc := bufio.NewScanner(strings.NewReader(doc[i+len(heading)+2:]))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(line, "|") {
+			if inTable {
+				break
+			}
+			continue
+		}
+		inTable = true
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) < 3 {
+			continue
+		}
+		field := strings.TrimSpace(cells[0])
+		if !strings.HasPrefix(field, "`") {
+			continue // the header and its separator
+		}
+		field = strings.Trim(field, "`")
+		require.NotContains(t, rows, field, "the document lists %s twice", field)
+		rows[field] = strings.TrimSpace(cells[1])
+	}
+	require.NotEmpty(t, rows, "the table after %q", heading)
+	return rows
+}

@@ -1,0 +1,95 @@
+package workflows_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/store/neo4j"
+	"github.com/telemetryd/telemetryd/store/neo4j/neo4jtest"
+)
+
+// openSecondNeo4j opens another store on the database neo4jtest.Open
+// emptied, as a second replica of the server would.
+func openSecondNeo4j(t *testing.T) *neo4j.Store {
+	t.Helper()
+	cfg, _ := neo4jtest.Config()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := neo4j.Open(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func TestNeo4jTwoReplicasMakeOneSnapshot(t *testing.T) {
+	ctx := context.Background()
+	replicas := []*neo4j.Store{neo4jtest.Open(t), nil}
+	replicas[1] = openSecondNeo4j(t)
+	recv := newReceiver(t, answer(http.StatusOK))
+	clock := newClock(t, day1)
+
+	var wg sync.WaitGroup
+	results := make([]*telemetryd.Snapshot, len(replicas))
+	start := make(chan struct{})
+	for i, st := range replicas {
+		r := newRunner(st, newSender(t, recv.URL, true, 5*time.Second), clock)
+		wg.Go(func() {
+			<-start
+			snap, err := r.RunOnce(ctx)
+			assert.NoError(t, err)
+			results[i] = snap
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	require.NotNil(t, results[0])
+	require.NotNil(t, results[1])
+	assert.Equal(t, results[0].ID, results[1].ID, "both replicas return the one snapshot of the day")
+	assert.Len(t, snapshots(t, replicas[0]), 1)
+	assert.Equal(t, int32(1), recv.hits.Load(), "only the replica that stored it sends it")
+}
+
+func TestNeo4jFailedSendIsSentByTheNextDaysBacklog(t *testing.T) {
+	ctx := context.Background()
+	st := neo4jtest.Open(t)
+	clock := newClock(t, day1)
+	var failing atomic.Bool
+	failing.Store(true)
+	recv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+		if failing.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	runner := newRunner(st, newSender(t, recv.URL, true, 5*time.Second), clock)
+
+	failed, err := runner.RunOnce(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, telemetryd.SendFailed, failed.RemoteSendStatus)
+	assert.Equal(t, "receiver answered 500 Internal Server Error", failed.RemoteSendError)
+
+	clock.Advance(time.Hour)
+	restarted := newRunner(st, newSender(t, recv.URL, true, 5*time.Second), clock)
+	again, err := restarted.RunOnce(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, failed.ID, again.ID, "a restart on the same day makes no second snapshot")
+
+	failing.Store(false)
+	clock.Advance(24 * time.Hour)
+	today, err := restarted.RunOnce(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, telemetryd.SendSent, today.RemoteSendStatus)
+	assert.Equal(t, failed.Checksum, today.PreviousChecksum)
+	resent, err := st.Snapshot(ctx, failed.ID)
+	require.NoError(t, err)
+	assert.Equal(t, telemetryd.SendSent, resent.RemoteSendStatus)
+	assert.Len(t, snapshots(t, st), 2)
+}
