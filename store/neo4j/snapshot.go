@@ -233,11 +233,14 @@ func (s *Store) UnsentSnapshots(ctx context.Context, pendingBefore time.Time, li
 }
 
 // unsentQuery is a union of two seeks on the (remote_send_status,
-// created_at) index, so it reads only the unsent few.
+// created_at) index, so it reads only the unsent few. The hints keep the
+// planner from preferring the created_at index when statistics are thin.
 const unsentQuery = `CALL {
-		MATCH (s:TelemetrySnapshot) WHERE s.remote_send_status = $failed AND s.created_at >= $earliest RETURN s
+		MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(remote_send_status, created_at)
+		WHERE s.remote_send_status = $failed AND s.created_at >= $earliest RETURN s
 		UNION
-		MATCH (s:TelemetrySnapshot) WHERE s.remote_send_status = $pending AND s.created_at < $before RETURN s
+		MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(remote_send_status, created_at)
+		WHERE s.remote_send_status = $pending AND s.created_at < $before RETURN s
 	}
 	RETURN s ORDER BY s.created_at, s.id LIMIT $limit`
 
