@@ -788,6 +788,7 @@ type Query {
   telemetryPreview: JSON! @hasPermission(permission: READ_TELEMETRY)
   me: Account! @authenticated
   accounts: [Account!]! @hasPermission(permission: MANAGE_ACCOUNTS)
+  "Every role; needs MANAGE_ACCOUNTS or MANAGE_PERMISSIONS."
   roles: [Role!]! @authenticated
   apiTokens: [ApiToken!]! @authenticated
 }
