@@ -24,6 +24,8 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Backend names the implementation: "neo4j" or "embedded".
 	Backend() string
+	// Stats measures what the backend holds.
+	Stats(ctx context.Context) (*Stats, error)
 	// Close releases the store; it is safe to call more than once.
 	Close() error
 }
@@ -120,4 +122,24 @@ type Activity interface {
 	// ActivityOn returns the counters of the UTC day; counters never
 	// added are absent.
 	ActivityOn(ctx context.Context, day string) (map[string]int64, error)
+}
+
+// Stats describes what a backend holds, for the daily telemetry: kinds and
+// counts, never content. Neo4j reads its counts from the count store, in
+// constant time.
+type Stats struct {
+	// DatabaseType is "neo4j-community", "neo4j-enterprise" or "bbolt".
+	DatabaseType string
+	// ServerVersion is the database's version; empty when unknown.
+	ServerVersion string
+	// Nodes and Relationships count everything stored.
+	Nodes         int64
+	Relationships int64
+	// NodesByLabel and RelationshipsByType break the counts down; the
+	// embedded store reports its record kinds as labels.
+	NodesByLabel        map[string]int64
+	RelationshipsByType map[string]int64
+	// Constraints and Indexes count the database's own.
+	Constraints int
+	Indexes     int
 }

@@ -11,8 +11,10 @@ import (
 
 // Queries under test, for the plan tests of package neo4j_test.
 var (
-	ListQuery  = listQuery
-	CountQuery = countQuery
+	ListQuery              = listQuery
+	CountQuery             = countQuery
+	NodeCountQuery         = nodeCountQuery
+	RelationshipCountQuery = relationshipCountQuery
 )
 
 // Fixed queries under test.

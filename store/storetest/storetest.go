@@ -37,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("Activity", func(t *testing.T) { testActivity(t, open) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open) })
+	t.Run("Stats", func(t *testing.T) { testStats(t, open) })
 }
 
 // base is the suite's fixed clock origin.
@@ -669,4 +670,36 @@ func testClosed(t *testing.T, open Opener) {
 	_, _, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 10})
 	requireCode(t, telemetryd.EUNAVAILABLE, err)
 	assert.NoError(t, st.Close(), "a second Close must be safe")
+}
+
+func testStats(t *testing.T, open Opener) {
+	ctx := context.Background()
+
+	t.Run("counts snapshots, accounts and roles by kind", func(t *testing.T) {
+		st := open(t)
+		create(t, st, Chain(t, "dep-a", base, 3, 10)...)
+		require.NoError(t, st.UpdateAccess(ctx, func(a *store.Access) error {
+			a.Accounts = append(a.Accounts, &telemetryd.Account{ID: uuid.NewString(), Username: "admin", Roles: []string{"super-admin"}, CreatedAt: base})
+			a.Roles = append(a.Roles, &telemetryd.Role{Name: "super-admin", Permissions: []telemetryd.Permission{telemetryd.SuperAdmin}})
+			return nil
+		}))
+
+		stats, err := st.Stats(ctx)
+
+		require.NoError(t, err)
+		assert.NotEmpty(t, stats.DatabaseType)
+		require.NotNil(t, stats.NodesByLabel)
+		assert.NotNil(t, stats.RelationshipsByType)
+		assert.Equal(t, int64(3), stats.NodesByLabel["TelemetrySnapshot"])
+		assert.Equal(t, int64(1), stats.NodesByLabel["Account"])
+		assert.Equal(t, int64(1), stats.NodesByLabel["Role"])
+		assert.GreaterOrEqual(t, stats.Nodes, int64(5))
+	})
+
+	t.Run("closed store is unavailable", func(t *testing.T) {
+		st := open(t)
+		require.NoError(t, st.Close())
+		_, err := st.Stats(ctx)
+		requireCode(t, telemetryd.EUNAVAILABLE, err)
+	})
 }
