@@ -10,14 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/internal/cli"
 )
-
-// envAnnotation marks a flag that its environment variable may set.
-const envAnnotation = "env"
 
 // envName is the environment variable of a flag: --neo4j-uri reads
 // TELEMETRYD_NEO4J_URI.
@@ -25,32 +22,11 @@ func envName(flag string) string {
 	return "TELEMETRYD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// withEnv lets each named flag be set from its environment variable and
-// says so in the flag's help.
+// withEnv lets each named flag be set from its environment variable.
 func withEnv(fs *pflag.FlagSet, names ...string) {
 	for _, name := range names {
-		f := fs.Lookup(name)
-		f.Usage += fmt.Sprintf(" (env %s)", envName(name))
-		_ = fs.SetAnnotation(name, envAnnotation, []string{envName(name)})
+		cli.WithEnv(fs, name, envName(name))
 	}
-}
-
-// applyEnv sets every flag not given on the command line from its
-// environment variable, so a flag always beats the environment.
-func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
-	var err error
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		env, ok := f.Annotations[envAnnotation]
-		if err != nil || !ok || f.Changed {
-			return
-		}
-		if v := getenv(env[0]); v != "" {
-			if setErr := f.Value.Set(v); setErr != nil {
-				err = &usageError{fmt.Errorf("invalid value %q for --%s (from %s): %v", v, f.Name, env[0], setErr)}
-			}
-		}
-	})
-	return err
 }
 
 // storeConfig chooses and reaches the store; every command that opens the

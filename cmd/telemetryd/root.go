@@ -8,21 +8,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/internal/cli"
 )
 
 func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "telemetryd",
-		Short:         "Keeps daily telemetry snapshots and serves them to accounts allowed to read them",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyEnv(cmd, getenv)
-		},
+		Use:   "telemetryd",
+		Short: "Keeps daily telemetry snapshots and serves them to accounts allowed to read them",
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.UsageError{Err: err} })
 	root.AddCommand(
 		newServeCommand(getenv, stderr),
 		newSnapshotsCommand(stdout, stderr),

@@ -17,6 +17,7 @@ import (
 	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/auth"
 	"github.com/telemetryd/telemetryd/graph"
+	"github.com/telemetryd/telemetryd/internal/cli"
 	"github.com/telemetryd/telemetryd/server"
 	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/telemetry"
@@ -34,7 +35,7 @@ func newServeCommand(getenv func(string) string, stderr io.Writer) *cobra.Comman
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.validate(); err != nil {
-				return &usageError{err}
+				return &cli.UsageError{Err: err}
 			}
 			return serve(cmd.Context(), cfg, getenv, stderr)
 		},
@@ -51,7 +52,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	remote := workflows.RemoteEnabled(cfg.TelemetryRemote, getenv)
 	sender, err := workflows.NewSender(workflows.SenderConfig{Endpoint: cfg.TelemetryEndpoint, Timeout: cfg.TelemetryTimeout, Enabled: remote})
 	if err != nil {
-		return &usageError{fmt.Errorf("--telemetry-endpoint: %w", err)}
+		return &cli.UsageError{Err: fmt.Errorf("--telemetry-endpoint: %w", err)}
 	}
 	st, err := openStore(ctx, cfg.Store)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/exportfile"
+	"github.com/telemetryd/telemetryd/internal/cli"
 	"github.com/telemetryd/telemetryd/store"
 )
 
@@ -27,7 +28,7 @@ func newSnapshotsCommand(stdout, stderr io.Writer) *cobra.Command {
 // withStore opens the configured store for one offline command.
 func withStore(ctx context.Context, c storeConfig, fn func(store.Store) error) error {
 	if err := c.validate(); err != nil {
-		return &usageError{err}
+		return &cli.UsageError{Err: err}
 	}
 	st, err := openStore(ctx, c)
 	if err != nil {
@@ -47,7 +48,7 @@ func newExportCommand(stdout io.Writer) *cobra.Command {
 		Short: "Write snapshots, newest first, to a JSON file",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := dateFilter(start, end)
+			f, err := cli.DateFilter(start, end)
 			if err != nil {
 				return err
 			}
@@ -71,26 +72,6 @@ func newExportCommand(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-// dateFilter reads the date flags into a filter, naming the bad flag.
-func dateFilter(start, end string) (telemetryd.Filter, error) {
-	var f telemetryd.Filter
-	var err error
-	if start != "" {
-		if f.Start, err = telemetryd.ParseStartDate(start); err != nil {
-			return f, &usageError{fmt.Errorf("--start-date: %v", err)}
-		}
-	}
-	if end != "" {
-		if f.End, err = telemetryd.ParseEndDate(end); err != nil {
-			return f, &usageError{fmt.Errorf("--end-date: %v", err)}
-		}
-	}
-	if !f.Start.IsZero() && !f.End.IsZero() && f.Start.After(f.End) {
-		return f, &usageError{fmt.Errorf("--start-date must not be after --end-date")}
-	}
-	return f, nil
-}
-
 func newImportCommand(stdout io.Writer) *cobra.Command {
 	var (
 		sc   storeConfig
@@ -103,7 +84,7 @@ func newImportCommand(stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in, err := os.Open(file)
 			if err != nil {
-				return &usageError{fmt.Errorf("--file: %v", err)}
+				return &cli.UsageError{Err: fmt.Errorf("--file: %v", err)}
 			}
 			defer in.Close()
 			snaps, err := exportfile.Read(in)
@@ -142,23 +123,10 @@ func newVerifyCommand(stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("reading snapshots: %w", err)
 				}
-				return reportVerification(stdout, v)
+				return cli.ReportVerification(stdout, v)
 			})
 		},
 	}
 	sc.register(cmd.Flags())
 	return cmd
-}
-
-// reportVerification prints the verifier's findings and fails with exit
-// code 1 when there are any.
-func reportVerification(w io.Writer, v *telemetryd.Verifier) error {
-	for _, p := range v.Problems() {
-		fmt.Fprintln(w, p)
-	}
-	if n := len(v.Problems()); n > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("verification failed: %d problems in %d snapshots", n, v.Count())}
-	}
-	fmt.Fprintf(w, "verified %d snapshots: checksums and chains intact\n", v.Count())
-	return nil
 }
