@@ -204,8 +204,9 @@ func (s *Snapshot) Equal(o *Snapshot) bool {
 	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
-// record is the contract's JSON shape of a snapshot.
-type record struct {
+// body is the record without its remote_send_* members: what a remote
+// send POSTs.
+type body struct {
 	ID               string          `json:"id"`
 	CreatedAt        string          `json:"created_at"`
 	Kind             string          `json:"kind"`
@@ -215,14 +216,18 @@ type record struct {
 	Data             json.RawMessage `json:"data"`
 	Checksum         string          `json:"checksum"`
 	PreviousChecksum *string         `json:"previous_checksum"`
-	RemoteSendStatus SendStatus      `json:"remote_send_status"`
-	RemoteSendAt     *string         `json:"remote_send_at"`
-	RemoteSendError  *string         `json:"remote_send_error"`
 }
 
-// MarshalJSON renders the contract's record.
-func (s *Snapshot) MarshalJSON() ([]byte, error) {
-	r := record{
+// record is the contract's JSON shape of a snapshot.
+type record struct {
+	body
+	RemoteSendStatus SendStatus `json:"remote_send_status"`
+	RemoteSendAt     *string    `json:"remote_send_at"`
+	RemoteSendError  *string    `json:"remote_send_error"`
+}
+
+func (s *Snapshot) body() body {
+	b := body{
 		ID:               s.ID,
 		CreatedAt:        s.CreatedAt.UTC().Format(TimeLayout),
 		Kind:             s.Kind,
@@ -232,11 +237,23 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 		Data:             s.Data,
 		Checksum:         s.Checksum,
 		PreviousChecksum: nullable(s.PreviousChecksum),
+	}
+	if b.Data == nil {
+		b.Data = json.RawMessage("null")
+	}
+	return b
+}
+
+// RemoteBody returns what a remote send POSTs: the record without its
+// remote_send_* members, which change after sealing.
+func (s *Snapshot) RemoteBody() ([]byte, error) { return json.Marshal(s.body()) }
+
+// MarshalJSON renders the contract's record.
+func (s *Snapshot) MarshalJSON() ([]byte, error) {
+	r := record{
+		body:             s.body(),
 		RemoteSendStatus: s.RemoteSendStatus,
 		RemoteSendError:  nullable(s.RemoteSendError),
-	}
-	if r.Data == nil {
-		r.Data = json.RawMessage("null")
 	}
 	if !s.RemoteSendAt.IsZero() {
 		at := s.RemoteSendAt.UTC().Format(TimeLayout)

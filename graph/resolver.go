@@ -5,6 +5,7 @@ package graph
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
@@ -57,4 +58,17 @@ func rolesNamed(names []string, defined []*telemetryd.Role) []*telemetryd.Role {
 
 func authPayload(t *auth.Tokens) *AuthPayload {
 	return &AuthPayload{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, ExpiresAt: *newDateTime(t.ExpiresAt)}
+}
+
+// SchemaCounts returns how many types the schema serves (its own, not the
+// introspection or built-in scalar types) and how many fields they have.
+func SchemaCounts() (types, fields int) {
+	for name, def := range parsedSchema.Types {
+		if def.BuiltIn || strings.HasPrefix(name, "__") {
+			continue
+		}
+		types++
+		fields += len(def.Fields)
+	}
+	return types, fields
 }

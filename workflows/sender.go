@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,7 +98,7 @@ func (s *Sender) Send(ctx context.Context, snap *telemetryd.Snapshot) Outcome {
 	if !s.Enabled() {
 		return Outcome{Status: telemetryd.SendSkipped}
 	}
-	body, err := RemoteBody(snap)
+	body, err := snap.RemoteBody()
 	if err != nil {
 		return Outcome{Status: telemetryd.SendFailed, Reason: "could not encode the snapshot"}
 	}
@@ -200,44 +199,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// remoteBody is the record without the remote_send_* members, in the
-// record's member order. previous_checksum is null for a first snapshot.
-type remoteBody struct {
-	ID               string          `json:"id"`
-	CreatedAt        string          `json:"created_at"`
-	Kind             string          `json:"kind"`
-	PayloadFormat    string          `json:"payload_format"`
-	DeploymentID     string          `json:"deployment_id"`
-	Version          string          `json:"version"`
-	Data             json.RawMessage `json:"data"`
-	Checksum         string          `json:"checksum"`
-	PreviousChecksum *string         `json:"previous_checksum"`
-}
-
-// RemoteBody returns exactly what a send POSTs for snap: its record
-// without the remote_send_* members, which change after sealing.
-func RemoteBody(snap *telemetryd.Snapshot) (json.RawMessage, error) {
-	b := remoteBody{
-		ID:            snap.ID,
-		CreatedAt:     snap.CreatedAt.UTC().Format(telemetryd.TimeLayout),
-		Kind:          snap.Kind,
-		PayloadFormat: snap.PayloadFormat,
-		DeploymentID:  snap.DeploymentID,
-		Version:       snap.Version,
-		Data:          snap.Data,
-		Checksum:      snap.Checksum,
-	}
-	if snap.PreviousChecksum != "" {
-		b.PreviousChecksum = &snap.PreviousChecksum
-	}
-	if b.Data == nil {
-		b.Data = json.RawMessage("null")
-	}
-	raw, err := json.Marshal(b)
-	if err != nil {
-		return nil, fmt.Errorf("encoding snapshot %s: %w", snap.ID, err)
-	}
-	return raw, nil
 }

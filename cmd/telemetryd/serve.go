@@ -89,13 +89,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		Store:        st,
 		DeploymentID: deploymentID,
 		Sender:       sender,
-		Sections: []workflows.Section{
-			&workflows.InstanceSection{DeploymentID: deploymentID, Version: telemetryd.Version, Started: started, Getenv: getenv},
-			&workflows.AccountsSection{Access: st},
-			&workflows.ActivitySection{Activity: st},
-			&workflows.FeaturesSection{RemoteSending: remote, Retention: cfg.TelemetryRetention.Duration(), Tokens: st},
-			workflows.ProcessSection{},
-		},
+		Sections:     sections(st, deploymentID, started, remote, cfg.TelemetryRetention.Duration(), getenv),
+
 		Schedule:  time.Duration(cfg.TelemetrySchedule),
 		Retention: cfg.TelemetryRetention.Duration(),
 		Metrics:   workflows.NewMetrics(registry),
