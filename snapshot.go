@@ -74,7 +74,7 @@ func NewSnapshot(deploymentID, version string, data json.RawMessage, now time.Ti
 		PayloadFormat:    PayloadFormat,
 		DeploymentID:     deploymentID,
 		Version:          version,
-		Data:             data,
+		Data:             compact(data),
 		RemoteSendStatus: SendPending,
 	}
 	if previous != nil {
@@ -91,35 +91,29 @@ func Microseconds(t time.Time) time.Time { return t.UTC().Truncate(time.Microsec
 // per deployment per day".
 func Day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
-// sealed holds exactly the members the checksum covers.
-type sealed struct {
-	CreatedAt        string          `json:"created_at"`
-	Data             json.RawMessage `json:"data"`
-	DeploymentID     string          `json:"deployment_id"`
-	ID               string          `json:"id"`
-	Kind             string          `json:"kind"`
-	PayloadFormat    string          `json:"payload_format"`
-	PreviousChecksum *string         `json:"previous_checksum"`
-	Version          string          `json:"version"`
-}
-
 // ComputeChecksum returns the lowercase hex SHA-256 of the RFC 8785
 // canonical JSON of the sealed members of s.
 func (s *Snapshot) ComputeChecksum() (string, error) {
-	raw, err := json.Marshal(sealed{
-		CreatedAt:        s.CreatedAt.UTC().Format(TimeLayout),
-		Data:             s.Data,
-		DeploymentID:     s.DeploymentID,
-		ID:               s.ID,
-		Kind:             s.Kind,
-		PayloadFormat:    s.PayloadFormat,
-		PreviousChecksum: nullable(s.PreviousChecksum),
-		Version:          s.Version,
-	})
-	if err != nil {
-		return "", fmt.Errorf("encoding sealed members: %w", err)
-	}
-	canonical, err := jcs.Transform(raw)
+	// Exactly the sealed members; JCS puts them in order.
+	b := make([]byte, 0, len(s.Data)+384)
+	b = append(b, `{"created_at":`...)
+	b = appendTime(b, s.CreatedAt)
+	b = append(b, `,"data":`...)
+	b = appendRaw(b, s.Data)
+	b = append(b, `,"deployment_id":`...)
+	b = appendString(b, s.DeploymentID)
+	b = append(b, `,"id":`...)
+	b = appendString(b, s.ID)
+	b = append(b, `,"kind":`...)
+	b = appendString(b, s.Kind)
+	b = append(b, `,"payload_format":`...)
+	b = appendString(b, s.PayloadFormat)
+	b = append(b, `,"previous_checksum":`...)
+	b = appendNullable(b, s.PreviousChecksum)
+	b = append(b, `,"version":`...)
+	b = appendString(b, s.Version)
+	b = append(b, '}')
+	canonical, err := jcs.Transform(b)
 	if err != nil {
 		return "", fmt.Errorf("canonicalizing sealed members: %w", err)
 	}
@@ -204,9 +198,8 @@ func (s *Snapshot) Equal(o *Snapshot) bool {
 	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
-// body is the record without its remote_send_* members: what a remote
-// send POSTs.
-type body struct {
+// record is the contract's JSON shape of a snapshot, for decoding.
+type record struct {
 	ID               string          `json:"id"`
 	CreatedAt        string          `json:"created_at"`
 	Kind             string          `json:"kind"`
@@ -216,50 +209,80 @@ type body struct {
 	Data             json.RawMessage `json:"data"`
 	Checksum         string          `json:"checksum"`
 	PreviousChecksum *string         `json:"previous_checksum"`
+	RemoteSendStatus SendStatus      `json:"remote_send_status"`
+	RemoteSendAt     *string         `json:"remote_send_at"`
+	RemoteSendError  *string         `json:"remote_send_error"`
 }
 
-// record is the contract's JSON shape of a snapshot.
-type record struct {
-	body
-	RemoteSendStatus SendStatus `json:"remote_send_status"`
-	RemoteSendAt     *string    `json:"remote_send_at"`
-	RemoteSendError  *string    `json:"remote_send_error"`
-}
-
-func (s *Snapshot) body() body {
-	b := body{
-		ID:               s.ID,
-		CreatedAt:        s.CreatedAt.UTC().Format(TimeLayout),
-		Kind:             s.Kind,
-		PayloadFormat:    s.PayloadFormat,
-		DeploymentID:     s.DeploymentID,
-		Version:          s.Version,
-		Data:             s.Data,
-		Checksum:         s.Checksum,
-		PreviousChecksum: nullable(s.PreviousChecksum),
-	}
-	if b.Data == nil {
-		b.Data = json.RawMessage("null")
-	}
-	return b
-}
+// MarshalJSON renders the contract's record.
+func (s *Snapshot) MarshalJSON() ([]byte, error) { return s.AppendJSON(nil), nil }
 
 // RemoteBody returns what a remote send POSTs: the record without its
 // remote_send_* members, which change after sealing.
-func (s *Snapshot) RemoteBody() ([]byte, error) { return json.Marshal(s.body()) }
+func (s *Snapshot) RemoteBody() []byte { return s.appendJSON(nil, false) }
 
-// MarshalJSON renders the contract's record.
-func (s *Snapshot) MarshalJSON() ([]byte, error) {
-	r := record{
-		body:             s.body(),
-		RemoteSendStatus: s.RemoteSendStatus,
-		RemoteSendError:  nullable(s.RemoteSendError),
+// AppendJSON appends the contract's record to b. It writes data as
+// stored, which every way in keeps compact and valid, so listings need
+// not scan kilobytes of data again for each record they encode.
+func (s *Snapshot) AppendJSON(b []byte) []byte { return s.appendJSON(b, true) }
+
+func (s *Snapshot) appendJSON(b []byte, withSend bool) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, s.ID)
+	b = append(b, `,"created_at":`...)
+	b = appendTime(b, s.CreatedAt)
+	b = append(b, `,"kind":`...)
+	b = appendString(b, s.Kind)
+	b = append(b, `,"payload_format":`...)
+	b = appendString(b, s.PayloadFormat)
+	b = append(b, `,"deployment_id":`...)
+	b = appendString(b, s.DeploymentID)
+	b = append(b, `,"version":`...)
+	b = appendString(b, s.Version)
+	b = append(b, `,"data":`...)
+	b = appendRaw(b, s.Data)
+	b = append(b, `,"checksum":`...)
+	b = appendString(b, s.Checksum)
+	b = append(b, `,"previous_checksum":`...)
+	b = appendNullable(b, s.PreviousChecksum)
+	if withSend {
+		b = append(b, `,"remote_send_status":`...)
+		b = appendString(b, string(s.RemoteSendStatus))
+		b = append(b, `,"remote_send_at":`...)
+		if s.RemoteSendAt.IsZero() {
+			b = append(b, "null"...)
+		} else {
+			b = appendTime(b, s.RemoteSendAt)
+		}
+		b = append(b, `,"remote_send_error":`...)
+		b = appendNullable(b, s.RemoteSendError)
 	}
-	if !s.RemoteSendAt.IsZero() {
-		at := s.RemoteSendAt.UTC().Format(TimeLayout)
-		r.RemoteSendAt = &at
+	return append(b, '}')
+}
+
+func appendString(b []byte, s string) []byte {
+	quoted, _ := json.Marshal(s) // a string always encodes
+	return append(b, quoted...)
+}
+
+func appendRaw(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
 	}
-	return json.Marshal(r)
+	return append(b, raw...)
+}
+
+func appendNullable(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendString(b, s)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, TimeLayout)
+	return append(b, '"')
 }
 
 // UnmarshalJSON reads the contract's record. Timestamps must be RFC 3339;
@@ -289,7 +312,7 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 		PayloadFormat:    r.PayloadFormat,
 		DeploymentID:     r.DeploymentID,
 		Version:          r.Version,
-		Data:             r.Data,
+		Data:             compact(r.Data),
 		Checksum:         r.Checksum,
 		PreviousChecksum: deref(r.PreviousChecksum),
 		RemoteSendStatus: r.RemoteSendStatus,
@@ -299,11 +322,18 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func nullable(s string) *string {
-	if s == "" {
-		return nil
+// compact returns raw without insignificant white space, so data is kept
+// and written in one form. Most data arrives compact already: the check
+// is a fast byte search, and only a hit pays for a rewrite.
+func compact(raw json.RawMessage) json.RawMessage {
+	if !bytes.ContainsAny(raw, " \t\r\n") {
+		return raw
 	}
-	return &s
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return raw // the decoder accepted it, so this cannot happen
+	}
+	return buf.Bytes()
 }
 
 func deref(s *string) string {

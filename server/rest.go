@@ -9,13 +9,6 @@ import (
 	"github.com/telemetryd/telemetryd/telemetry"
 )
 
-// listResponse is the REST listing, shaped as the established route's
-// clients expect.
-type listResponse struct {
-	Count     int                    `json:"count"`
-	Snapshots []*telemetryd.Snapshot `json:"snapshots"`
-}
-
 func (s *Server) handleListSnapshots(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req := telemetry.ListRequest{
@@ -39,10 +32,28 @@ func (s *Server) handleListSnapshots(w http.ResponseWriter, r *http.Request) {
 		s.writeDomainError(w, r, err)
 		return
 	}
-	if page == nil {
-		page = []*telemetryd.Snapshot{}
+	writeListing(w, count, page)
+}
+
+// writeListing writes {"count": N, "snapshots": [...]}, the shape the
+// established route's clients expect. It appends each record as stored
+// rather than through encoding/json, which would scan every record's
+// data again to compact it.
+func writeListing(w http.ResponseWriter, count int, page []*telemetryd.Snapshot) {
+	b := make([]byte, 0, 64+len(page)*5<<10)
+	b = append(b, `{"count":`...)
+	b = strconv.AppendInt(b, int64(count), 10)
+	b = append(b, `,"snapshots":[`...)
+	for i, s := range page {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = s.AppendJSON(b)
 	}
-	writeJSON(w, http.StatusOK, listResponse{Count: count, Snapshots: page})
+	b = append(b, "]}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
 }
 
 func (s *Server) handleGetSnapshot(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +62,9 @@ func (s *Server) handleGetSnapshot(w http.ResponseWriter, r *http.Request) {
 		s.writeDomainError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, snap)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(append(snap.AppendJSON(nil), '\n'))
 }
 
 func (s *Server) handlePreview(w http.ResponseWriter, r *http.Request) {

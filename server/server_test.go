@@ -34,7 +34,7 @@ const adminPassword = "correct horse battery staple"
 
 // env is a real server on a random loopback port over the embedded store.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	store store.Store
 	logs  *syncBuffer
@@ -59,7 +59,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func start(t *testing.T) *env {
+func start(t testing.TB) *env {
 	t.Helper()
 	st, err := embedded.Open(t.TempDir())
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func start(t *testing.T) *env {
 	return startOn(t, st)
 }
 
-func startOn(t *testing.T, st store.Store) *env {
+func startOn(t testing.TB, st store.Store) *env {
 	t.Helper()
 	ctx := context.Background()
 	logs := &syncBuffer{}

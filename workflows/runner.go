@@ -290,7 +290,7 @@ func (r *Runner) Preview(ctx context.Context) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return snap.RemoteBody()
+	return snap.RemoteBody(), nil
 }
 
 // Send re-sends the snapshot with id now, whatever its status, and

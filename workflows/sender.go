@@ -98,11 +98,7 @@ func (s *Sender) Send(ctx context.Context, snap *telemetryd.Snapshot) Outcome {
 	if !s.Enabled() {
 		return Outcome{Status: telemetryd.SendSkipped}
 	}
-	body, err := snap.RemoteBody()
-	if err != nil {
-		return Outcome{Status: telemetryd.SendFailed, Reason: "could not encode the snapshot"}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(snap.RemoteBody()))
 	if err != nil {
 		return Outcome{Status: telemetryd.SendFailed, Reason: "invalid request"}
 	}

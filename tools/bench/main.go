@@ -126,17 +126,22 @@ func openStore(ctx context.Context, dir, neo4jURI string) (store.Store, error) {
 	return neo4j.Open(ctx, neo4j.Config{URI: neo4jURI, Username: "neo4j", Database: "neo4j"})
 }
 
-// seed replaces every snapshot with a chain of snapshotCount, one a day.
+// seed replaces every snapshot with a chain of snapshotCount, one a day
+// up to today, so the server finds today's snapshot made and adds none.
 func seed(ctx context.Context, st store.Store) error {
 	if _, err := st.DeleteSnapshotsBefore(ctx, time.Now().AddDate(100, 0, 0)); err != nil {
 		return fmt.Errorf("clearing snapshots: %w", err)
 	}
-	start := time.Now().UTC().AddDate(0, 0, -snapshotCount-1)
+	deploymentID, err := store.DeploymentID(ctx, st)
+	if err != nil {
+		return err
+	}
+	start := time.Now().UTC().Add(-time.Hour).AddDate(0, 0, -snapshotCount+1)
 	var prev *telemetryd.Snapshot
 	batch := make([]*telemetryd.Snapshot, 0, 500)
 	for i := range snapshotCount {
 		data, _ := json.Marshal(map[string]any{"day": i, "padding": strings.Repeat("x", dataBytes-32)})
-		s := telemetryd.NewSnapshot("bench-deployment", telemetryd.Version, data, start.AddDate(0, 0, i), prev)
+		s := telemetryd.NewSnapshot(deploymentID, telemetryd.Version, data, start.AddDate(0, 0, i), prev)
 		if err := s.Seal(); err != nil {
 			return err
 		}
