@@ -128,3 +128,22 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 	assert.ErrorContains(t, tampered.Validate(), "checksum does not match")
 	assert.NoError(t, vector(t).Validate())
 }
+
+func TestRecordJSONEscapesAndCompacts(t *testing.T) {
+	s := telemetryd.NewSnapshot("dép \"quoted\" <tag>\n", "0.1.0-beta+\u2028", json.RawMessage("{ \"a\" : [ 1,\n 2 ] }"), time.Now(), nil)
+	require.NoError(t, s.Seal())
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	require.True(t, json.Valid(b), "%s", b)
+	assert.Contains(t, string(b), `"data":{"a":[1,2]}`, "data is kept in one compact form")
+
+	var back telemetryd.Snapshot
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.True(t, back.Equal(s))
+	assert.True(t, back.ChecksumValid())
+
+	var spaced telemetryd.Snapshot
+	require.NoError(t, json.Unmarshal([]byte(strings.Replace(string(b), `{"a":[1,2]}`, "{ \"a\": [1, 2] }", 1)), &spaced))
+	assert.Equal(t, `{"a":[1,2]}`, string(spaced.Data))
+	assert.True(t, spaced.ChecksumValid(), "white space in data is outside the checksum")
+}
