@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/internal/logbuffer"
 	"github.com/telemetryd/telemetryd/store/embedded"
 )
 
@@ -64,31 +64,13 @@ func (c *counter) get(name string) int {
 	return c.counts[name]
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one Service on a real embedded store.
 type env struct {
 	svc     *auth.Service
 	store   *embedded.Store
 	dir     string
 	clock   *clock
-	logs    *syncBuffer
+	logs    *logbuffer.Buffer
 	counter *counter
 }
 
@@ -100,7 +82,7 @@ func newEnv(t *testing.T) *env {
 	st, err := embedded.Open(dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	e := &env{store: st, dir: dir, clock: &clock{t: start}, logs: &syncBuffer{}, counter: &counter{}}
+	e := &env{store: st, dir: dir, clock: &clock{t: start}, logs: &logbuffer.Buffer{}, counter: &counter{}}
 	e.svc = e.newService()
 	_, err = e.svc.Bootstrap(context.Background(), adminPassword, testSecret)
 	require.NoError(t, err)

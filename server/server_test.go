@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/auth"
 	"github.com/telemetryd/telemetryd/graph"
+	"github.com/telemetryd/telemetryd/internal/logbuffer"
 	"github.com/telemetryd/telemetryd/server"
 	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/store/embedded"
@@ -37,26 +37,8 @@ type env struct {
 	t     testing.TB
 	url   string
 	store store.Store
-	logs  *syncBuffer
+	logs  *logbuffer.Buffer
 	admin string // an access token of the built-in admin
-}
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func start(t testing.TB) *env {
@@ -70,7 +52,7 @@ func start(t testing.TB) *env {
 func startOn(t testing.TB, st store.Store) *env {
 	t.Helper()
 	ctx := context.Background()
-	logs := &syncBuffer{}
+	logs := &logbuffer.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	deploymentID, err := store.DeploymentID(ctx, st)
 	require.NoError(t, err)

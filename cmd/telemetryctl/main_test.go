@@ -21,6 +21,7 @@ import (
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/exportfile"
 	"github.com/telemetryd/telemetryd/internal/cli"
+	"github.com/telemetryd/telemetryd/internal/logbuffer"
 	"github.com/telemetryd/telemetryd/store/storetest"
 )
 
@@ -69,29 +70,11 @@ func testMain(m *testing.M) int {
 	return code
 }
 
-// syncBuffer collects what a process writes from another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // server is a telemetryd process serving on a random port.
 type server struct {
 	url  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *logbuffer.Buffer
 	done chan struct{}
 }
 
@@ -111,7 +94,7 @@ func startServer(dataDir string, extra ...string) (*server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{cmd: cmd, logs: &logbuffer.Buffer{}, done: make(chan struct{})}
 	found := make(chan string, 1)
 	go func() {
 		defer close(s.done)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -16,25 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telemetryd/telemetryd/internal/cli"
+	"github.com/telemetryd/telemetryd/internal/logbuffer"
 )
-
-// output collects what a command writes from several goroutines.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
 
 // env builds a getenv from pairs.
 func env(pairs ...string) func(string) string {
@@ -49,7 +31,7 @@ func env(pairs ...string) func(string) string {
 // standard output and standard error.
 func execute(t *testing.T, getenv func(string) string, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr output
+	var stdout, stderr logbuffer.Buffer
 	err := run(context.Background(), args, getenv, &stdout, &stderr)
 	code := cli.ExitCode("test", err, &stderr)
 	return code, stdout.String(), stderr.String()
@@ -58,7 +40,7 @@ func execute(t *testing.T, getenv func(string) string, args ...string) (int, str
 // daemon is `telemetryd serve` running in the background.
 type daemon struct {
 	url    string
-	stderr *output
+	stderr *logbuffer.Buffer
 	stop   func() error
 }
 
@@ -68,7 +50,7 @@ var servingURL = regexp.MustCompile(`msg="telemetryd serving" url=(\S+)`)
 func serveInBackground(t *testing.T, getenv func(string) string, args ...string) *daemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &output{}
+	stderr := &logbuffer.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, append([]string{"serve"}, args...), getenv, io.Discard, stderr) }()
 	d := &daemon{stderr: stderr, stop: sync.OnceValue(func() error { cancel(); return <-done })}
