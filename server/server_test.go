@@ -25,6 +25,8 @@ import (
 	"github.com/telemetryd/telemetryd/server"
 	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/store/embedded"
+	"github.com/telemetryd/telemetryd/store/neo4j"
+	"github.com/telemetryd/telemetryd/store/neo4j/neo4jtest"
 	"github.com/telemetryd/telemetryd/store/storetest"
 	"github.com/telemetryd/telemetryd/telemetry"
 	"github.com/telemetryd/telemetryd/workflows"
@@ -259,4 +261,27 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	assert.Contains(t, logs, `"action":"telemetry.list"`, "a read of telemetry must be audited")
 	assert.Contains(t, logs, `"records":2`)
 	assert.Contains(t, logs, `"msg":"http request"`)
+}
+
+func TestServerHealsWhenNeo4jReturns(t *testing.T) {
+	neo4jtest.Open(t) // the lock, the skip rules and an empty database
+	proxy, cfg := neo4jtest.StartProxy(t)
+	st, err := neo4j.Open(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	e := startOn(t, st)
+	require.Equal(t, http.StatusOK, e.get("/api/telemetry/snapshots", e.admin).status)
+
+	proxy.Stop()
+	assert.Equal(t, http.StatusServiceUnavailable, e.get("/readyz", "").status)
+	res := e.get("/api/telemetry/snapshots", e.admin)
+	assert.Equal(t, http.StatusServiceUnavailable, res.status, "body: %s", res.body)
+	assert.Contains(t, res.errorMessage(t), "unavailable")
+
+	proxy.Start(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for e.get("/readyz", "").status != http.StatusOK && time.Now().Before(deadline) {
+	}
+	assert.Equal(t, http.StatusOK, e.get("/readyz", "").status, "the server did not heal")
+	assert.Equal(t, http.StatusOK, e.get("/api/telemetry/snapshots", e.admin).status)
 }

@@ -3,8 +3,6 @@ package neo4j_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -134,78 +132,17 @@ func TestBadURIIsInvalid(t *testing.T) {
 	assert.Equal(t, telemetryd.EINVALID, telemetryd.ErrorCode(err), "error: %v", err)
 }
 
-// proxy forwards loopback connections to target until stopped, so a test
-// can take Neo4j away from a store and bring it back.
-type proxy struct {
-	addr   string
-	target string
-	ln     net.Listener
-	mu     sync.Mutex
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func (p *proxy) start(t *testing.T) {
-	t.Helper()
-	addr := p.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	require.NoError(t, err)
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
-		}
-	})
-}
-
-// stop closes the listener and every forwarded connection, as a Neo4j
-// restart would.
-func (p *proxy) stop() {
-	_ = p.ln.Close()
-	p.wg.Wait()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
 func TestStoreHealsWhenNeo4jReturns(t *testing.T) {
 	ctx := context.Background()
 	neo4jtest.Open(t) // for the lock, the skip and an empty database
-	cfg, _ := neo4jtest.Config()
-	target := strings.TrimPrefix(strings.TrimPrefix(cfg.URI, "bolt://"), "neo4j://")
-	if strings.Contains(target, "/") || !strings.Contains(target, ":") {
-		t.Skipf("cannot proxy %s", cfg.URI)
-	}
-	p := &proxy{target: target}
-	p.start(t)
-	t.Cleanup(p.stop)
-	cfg.URI = "bolt://" + p.addr
+	p, cfg := neo4jtest.StartProxy(t)
 	s, err := neo4j.Open(ctx, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	snap := storetest.NewSnapshot(t, "dep-a", base, nil, 10)
 	require.NoError(t, s.CreateSnapshot(ctx, snap))
 
-	p.stop()
+	p.Stop()
 	require.Equal(t, telemetryd.EUNAVAILABLE, telemetryd.ErrorCode(s.Ping(ctx)))
 	short, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
@@ -217,7 +154,7 @@ func TestStoreHealsWhenNeo4jReturns(t *testing.T) {
 	assert.Equal(t, telemetryd.EUNAVAILABLE, telemetryd.ErrorCode(err), "error: %v", err)
 	assert.Less(t, time.Since(start), 10*time.Second)
 
-	p.start(t) // same address
+	p.Start(t) // same address
 	// The pool may still hold a connection that died with the proxy; the
 	// first call discards it, so poll briefly rather than expect the
 	// very first call to succeed.
