@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -62,6 +63,7 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	srv.Use(introspectionForSignedIn{})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(depthLimit{max: MaxDepth})
+	srv.Use(oneCredentialCheck{})
 	srv.SetErrorPresenter(presenter(logger))
 	operations := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "telemetryd_graphql_operations_total",
@@ -92,6 +94,12 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	return srv, nil
 }
 
+// contractCodes are the extensions.code values clients may see.
+var contractCodes = []string{
+	telemetryd.EUNAUTHENTICATED, telemetryd.EFORBIDDEN, telemetryd.EINVALID, telemetryd.ENOTFOUND,
+	telemetryd.ECONFLICT, telemetryd.ETOOMANYREQUESTS, telemetryd.EUNAVAILABLE, telemetryd.EINTERNAL,
+}
+
 // presenter maps domain error codes to extensions.code and hides internal
 // errors, logging them with their path.
 func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
@@ -103,7 +111,14 @@ func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.As(err, &domainErr):
 			gqlErr.Message = domainErr.Message
 		case errors.As(err, &parsed) && parsed.Err == nil:
-			// gqlgen's own parse, validation and input errors: safe to show.
+			// gqlgen's own parse, validation and limit errors: safe to
+			// show, and all the caller's to mend.
+			if code, _ := gqlErr.Extensions["code"].(string); !slices.Contains(contractCodes, code) {
+				if gqlErr.Extensions == nil {
+					gqlErr.Extensions = map[string]any{}
+				}
+				gqlErr.Extensions["code"] = telemetryd.EINVALID
+			}
 			return gqlErr
 		default:
 			logger.Error("graphql request failed", "path", gqlErr.Path.String(), "err", err)
@@ -131,33 +146,12 @@ func (introspectionForSignedIn) MutateOperationContext(ctx context.Context, oc *
 		return nil
 	}
 	oc.DisableIntrospection = true
-	if introspects(oc.Operation.SelectionSet) {
+	if countFields(oc.Operation.SelectionSet, "__schema", "__type") > 0 {
 		err := gqlerror.Errorf("introspection needs a signed-in caller")
 		err.Extensions = map[string]any{"code": telemetryd.EUNAUTHENTICATED}
 		return err
 	}
 	return nil
-}
-
-// introspects reports whether a selection set asks for __schema or __type.
-func introspects(set ast.SelectionSet) bool {
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if sel.Name == "__schema" || sel.Name == "__type" {
-				return true
-			}
-		case *ast.InlineFragment:
-			if introspects(sel.SelectionSet) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if sel.Definition != nil && introspects(sel.Definition.SelectionSet) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // depthLimit refuses operations whose selections nest deeper than max.
@@ -196,4 +190,44 @@ func selectionDepth(set ast.SelectionSet) int {
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// oneCredentialCheck refuses operations that check more than one password
+// or refresh token: aliases would otherwise let one request try many
+// passwords, past the per-username throttle, at bcrypt's cost each.
+type oneCredentialCheck struct{}
+
+var _ graphql.OperationContextMutator = oneCredentialCheck{}
+
+func (oneCredentialCheck) ExtensionName() string                   { return "OneCredentialCheck" }
+func (oneCredentialCheck) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (oneCredentialCheck) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if n := countFields(oc.Operation.SelectionSet, "login", "refreshToken"); n > 1 {
+		err := gqlerror.Errorf("one login or refreshToken per request; this one has %d", n)
+		err.Extensions = map[string]any{"code": telemetryd.EINVALID}
+		return err
+	}
+	return nil
+}
+
+// countFields counts the top-level fields of a selection set with one of
+// the names, through fragments.
+func countFields(set ast.SelectionSet, names ...string) int {
+	n := 0
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if slices.Contains(names, sel.Name) {
+				n++
+			}
+		case *ast.InlineFragment:
+			n += countFields(sel.SelectionSet, names...)
+		case *ast.FragmentSpread:
+			if sel.Definition != nil {
+				n += countFields(sel.Definition.SelectionSet, names...)
+			}
+		}
+	}
+	return n
 }

@@ -22,6 +22,9 @@ func TestGraphQLRefusesAbusiveRequestsCheaply(t *testing.T) {
 		{"nesting past the depth limit",
 			"{ __schema { types { " + strings.Repeat("ofType { ", 16) + "name" + strings.Repeat(" }", 16) + " } } }",
 			"levels deep"},
+		{"two password checks in one request",
+			`mutation { a: login(username: "admin", password: "guess number one") { accessToken } b: login(username: "admin", password: "guess number two") { accessToken } }`,
+			"one login or refreshToken per request"},
 		{"more tokens than the parser reads",
 			"{ " + strings.Repeat("me { id } ", 3000) + "}",
 			"token limit"},
@@ -31,6 +34,7 @@ func TestGraphQLRefusesAbusiveRequestsCheaply(t *testing.T) {
 			out, res := e.graphql(e.admin, tc.query, nil)
 			require.NotEmpty(t, out.Errors, "status %d body %s", res.status, res.body)
 			assert.Contains(t, out.Errors[0].Message, tc.message)
+			assert.Equal(t, "BAD_USER_INPUT", out.code())
 			assert.JSONEq(t, "null", string(out.Data), "a refused request must not run")
 		})
 	}

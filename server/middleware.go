@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"mime"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -65,18 +67,29 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// requestInfo is what inner handlers learn about a request for the access
+// log: r.WithContext copies the request, so they cannot tell observe
+// through the request itself.
+type requestInfo struct {
+	user string
+}
+
+type requestInfoKey struct{}
+
 // observe counts and times every request, writes one access log line
 // without credentials or query values, and counts API activity.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		info := &requestInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		route := r.Pattern
-		if route == "" {
+		route := r.Pattern // set by the mux on this very request
+		if route == "" || route == "/" {
 			route = "unmatched"
 		}
 		elapsed := time.Since(start)
@@ -91,27 +104,41 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			s.Counter.Count(activity.ServerErrors)
 		}
-		user := ""
-		if p, ok := auth.FromContext(r.Context()); ok {
-			user = p.Username
-		}
 		s.Logger.Info("http request", "method", r.Method, "path", r.URL.Path, "route", route,
-			"status", rec.status, "bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "user", user)
+			"status", rec.status, "bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "user", info.user)
+	})
+}
+
+// identify tells observe who the authenticated caller is.
+func (s *Server) identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			if p, ok := auth.FromContext(r.Context()); ok {
+				info.user = p.Username
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
 // recoverPanics turns a handler's panic into a logged 500, so no panic
-// reaches a user.
+// reaches a user. When the handler had already begun its answer, the
+// connection is cut instead, as net/http does.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.Logger.Error("handler panicked", "path", r.URL.Path, "panic", v)
-				writeError(w, http.StatusInternalServerError, "internal error")
+			v := recover()
+			if v == nil {
+				return
 			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.Logger.Error("handler panicked", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			if rec, ok := w.(*statusRecorder); ok && rec.status != 0 {
+				panic(http.ErrAbortHandler)
+			}
+			writeError(w, http.StatusInternalServerError, "internal error")
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -124,6 +151,26 @@ func withTimeout(next http.Handler) http.Handler {
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// requireJSON answers 415 to a POST whose body is not JSON: gqlgen's other
+// transports (forms, multipart) invite cross-site requests.
+func requireJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if media, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || media != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "no route "+r.URL.Path)
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
 }
 
 // limitBody answers 413 to bodies over limit bytes before the handler

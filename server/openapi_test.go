@@ -11,7 +11,10 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telemetryd/telemetryd/server"
 )
 
 // TestOpenAPIDocumentMatchesTheServer validates the served document, then
@@ -31,6 +34,14 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 	require.NoError(t, doc.Validate(context.Background(), openapi3.IsOpenAPI31OrLater()))
 	router, err := legacy.NewRouter(doc)
 	require.NoError(t, err)
+
+	var documented []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented = append(documented, method+" "+path)
+		}
+	}
+	assert.ElementsMatch(t, server.Routes, documented, "every REST route is documented, and only those")
 
 	cases := []struct {
 		name, path, token string

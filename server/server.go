@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,19 +95,43 @@ func (s *Server) Close(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
 }
 
-// Handler returns every route behind the shared middleware.
+// Routes are the REST routes, each a method and a path; the OpenAPI
+// document describes exactly these (a test holds them to it).
+var Routes = []string{
+	"GET /api/telemetry/snapshots",
+	"GET /api/telemetry/snapshots/{id}",
+	"GET /api/telemetry/preview",
+}
+
+// Handler returns every route behind the shared middleware. Only the API
+// routes authenticate, inside their deadline, so health checks and
+// metrics never wait on the store for a token.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)}))
-	mux.HandleFunc("GET /api/openapi.json", handleOpenAPI)
-	api := func(h http.HandlerFunc) http.Handler { return withTimeout(h) }
-	mux.Handle("GET /api/telemetry/snapshots", api(s.handleListSnapshots))
-	mux.Handle("GET /api/telemetry/snapshots/{id}", api(s.handleGetSnapshot))
-	mux.Handle("GET /api/telemetry/preview", api(s.handlePreview))
-	mux.Handle("/graphql", withTimeout(limitBody(MaxGraphQLBody, s.GraphQL)))
-	return s.observe(s.recoverPanics(s.Auth.Middleware(mux)))
+	handle := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, h)
+		// Any other method on a known path: 405 in the contract's shape.
+		_, path, _ := strings.Cut(pattern, " ")
+		mux.HandleFunc(path, methodNotAllowed)
+	}
+	api := func(h http.Handler) http.Handler { return withTimeout(s.Auth.Middleware(s.identify(h))) }
+
+	handle("GET /healthz", http.HandlerFunc(s.handleHealth))
+	handle("GET /readyz", http.HandlerFunc(s.handleReady))
+	handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)}))
+	handle("GET /api/openapi.json", http.HandlerFunc(handleOpenAPI))
+	rest := map[string]http.HandlerFunc{
+		Routes[0]: s.handleListSnapshots,
+		Routes[1]: s.handleGetSnapshot,
+		Routes[2]: s.handlePreview,
+	}
+	for _, route := range Routes {
+		handle(route, api(rest[route]))
+	}
+	mux.Handle("GET /graphql", api(s.GraphQL))
+	handle("POST /graphql", api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
+	mux.HandleFunc("/", notFound)
+	return s.observe(s.recoverPanics(mux))
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {

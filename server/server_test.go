@@ -226,9 +226,11 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	assert.Equal(t, http.StatusOK, e.get("/healthz", "").status)
 	assert.Equal(t, http.StatusOK, e.get("/readyz", "").status)
 	e.get("/api/telemetry/snapshots", "")
+	e.get("/api/telemetry/snapshots", e.admin)
 	metrics := e.get("/metrics", "")
 	require.Equal(t, http.StatusOK, metrics.status)
 	assert.Contains(t, string(metrics.body), `telemetryd_http_requests_total{code="401",route="GET /api/telemetry/snapshots"} 1`)
+	assert.Contains(t, string(metrics.body), `telemetryd_http_requests_total{code="200",route="GET /api/telemetry/snapshots"} 1`)
 	assert.Contains(t, string(metrics.body), `telemetryd_http_request_duration_seconds_bucket{route="GET /healthz"`)
 	assert.Contains(t, string(metrics.body), `telemetryd_graphql_operations_total{outcome="ok",type="mutation"} 1`)
 }
@@ -260,7 +262,8 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	assert.NotContains(t, logs, adminPassword)
 	assert.Contains(t, logs, `"action":"telemetry.list"`, "a read of telemetry must be audited")
 	assert.Contains(t, logs, `"records":2`)
-	assert.Contains(t, logs, `"msg":"http request"`)
+	assert.Contains(t, logs, `"msg":"http request","method":"GET","path":"/api/telemetry/snapshots","route":"GET /api/telemetry/snapshots","status":200`)
+	assert.Contains(t, logs, `"user":"admin"`, "the access log names the caller")
 }
 
 func TestServerHealsWhenNeo4jReturns(t *testing.T) {
@@ -279,9 +282,40 @@ func TestServerHealsWhenNeo4jReturns(t *testing.T) {
 	assert.Contains(t, res.errorMessage(t), "unavailable")
 
 	proxy.Start(t)
-	deadline := time.Now().Add(15 * time.Second)
-	for e.get("/readyz", "").status != http.StatusOK && time.Now().Before(deadline) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(15 * time.Second)
+	for healed := false; !healed; {
+		select {
+		case <-tick.C:
+			healed = e.get("/readyz", "").status == http.StatusOK
+		case <-deadline:
+			t.Fatal("the server did not heal")
+		}
 	}
-	assert.Equal(t, http.StatusOK, e.get("/readyz", "").status, "the server did not heal")
 	assert.Equal(t, http.StatusOK, e.get("/api/telemetry/snapshots", e.admin).status)
+}
+
+func TestUnknownRoutesAndMethodsAnswerInTheErrorShape(t *testing.T) {
+	e := start(t)
+	cases := []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/nowhere", http.StatusNotFound},
+		{http.MethodGet, "/api/telemetry/snapshot", http.StatusNotFound},
+		{http.MethodPost, "/healthz", http.StatusMethodNotAllowed},
+		{http.MethodDelete, "/api/telemetry/snapshots", http.StatusMethodNotAllowed},
+		{http.MethodPut, "/graphql", http.StatusMethodNotAllowed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, e.url+tc.path, nil)
+			require.NoError(t, err)
+			res := e.do(req)
+			require.Equal(t, tc.status, res.status)
+			assert.Equal(t, "application/json", res.header.Get("Content-Type"))
+			assert.Contains(t, res.errorMessage(t), tc.path)
+		})
+	}
 }
