@@ -1,6 +1,7 @@
 package telemetryd
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -67,4 +68,42 @@ func parseDate(s string) (t time.Time, bare bool, err error) {
 		}
 	}
 	return time.Time{}, false, fmt.Errorf("%q is not an ISO 8601 date (2006-01-02) or date-time (2006-01-02T15:04:05Z)", s)
+}
+
+// The bound a RangeError is about.
+const (
+	StartBound = "start"
+	EndBound   = "end"
+	// BoundOrder means the start lies after the end.
+	BoundOrder = "order"
+)
+
+// RangeError says which bound of a date range is wrong, so each entry
+// point can name its own parameter.
+type RangeError struct {
+	Bound string
+	Err   error
+}
+
+func (e *RangeError) Error() string { return e.Bound + ": " + e.Err.Error() }
+func (e *RangeError) Unwrap() error { return e.Err }
+
+// ParseRange reads optional start and end bounds, as ParseStartDate and
+// ParseEndDate do; an empty string leaves its bound open. Errors are
+// *RangeError.
+func ParseRange(start, end string) (from, to time.Time, err error) {
+	if start != "" {
+		if from, err = ParseStartDate(start); err != nil {
+			return from, to, &RangeError{Bound: StartBound, Err: err}
+		}
+	}
+	if end != "" {
+		if to, err = ParseEndDate(end); err != nil {
+			return from, to, &RangeError{Bound: EndBound, Err: err}
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && from.After(to) {
+		return from, to, &RangeError{Bound: BoundOrder, Err: errors.New("the start lies after the end")}
+	}
+	return from, to, nil
 }

@@ -54,3 +54,24 @@ func TestDateBoundsRejectNonsense(t *testing.T) {
 		})
 	}
 }
+
+func TestParseRangeSaysWhichBoundIsWrong(t *testing.T) {
+	cases := []struct {
+		start, end, bound string
+	}{
+		{"soon", "", telemetryd.StartBound},
+		{"", "2026-02-30", telemetryd.EndBound},
+		{"2026-02-02", "2026-02-01", telemetryd.BoundOrder},
+	}
+	for _, tc := range cases {
+		t.Run(tc.bound, func(t *testing.T) {
+			_, _, err := telemetryd.ParseRange(tc.start, tc.end)
+			var re *telemetryd.RangeError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, tc.bound, re.Bound)
+		})
+	}
+	from, to, err := telemetryd.ParseRange("", "")
+	require.NoError(t, err)
+	assert.True(t, from.IsZero() && to.IsZero(), "empty bounds stay open")
+}

@@ -6,6 +6,7 @@ package telemetry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -67,18 +68,8 @@ type ListRequest struct {
 func (r ListRequest) Filter(names Params) (telemetryd.Filter, error) {
 	f := telemetryd.Filter{Limit: r.Limit, Offset: r.Offset}
 	var err error
-	if r.StartDate != "" {
-		if f.Start, err = telemetryd.ParseStartDate(r.StartDate); err != nil {
-			return f, telemetryd.Errorf(telemetryd.EINVALID, "%s: %v", names.StartDate, err)
-		}
-	}
-	if r.EndDate != "" {
-		if f.End, err = telemetryd.ParseEndDate(r.EndDate); err != nil {
-			return f, telemetryd.Errorf(telemetryd.EINVALID, "%s: %v", names.EndDate, err)
-		}
-	}
-	if !f.Start.IsZero() && !f.End.IsZero() && f.Start.After(f.End) {
-		return f, telemetryd.Errorf(telemetryd.EINVALID, "%s must not be after %s", names.StartDate, names.EndDate)
+	if f.Start, f.End, err = telemetryd.ParseRange(r.StartDate, r.EndDate); err != nil {
+		return f, rangeError(err, names.StartDate, names.EndDate)
 	}
 	if f.Limit < 1 || f.Limit > telemetryd.MaxLimit {
 		return f, telemetryd.Errorf(telemetryd.EINVALID, "%s must be an integer from 1 to %d", names.Limit, telemetryd.MaxLimit)
@@ -87,6 +78,21 @@ func (r ListRequest) Filter(names Params) (telemetryd.Filter, error) {
 		return f, telemetryd.Errorf(telemetryd.EINVALID, "%s must be an integer of 0 or more", names.Offset)
 	}
 	return f, nil
+}
+
+// rangeError names the parameter of a telemetryd.RangeError.
+func rangeError(err error, start, end string) error {
+	var re *telemetryd.RangeError
+	if !errors.As(err, &re) {
+		return err
+	}
+	switch re.Bound {
+	case telemetryd.StartBound:
+		return telemetryd.Errorf(telemetryd.EINVALID, "%s: %v", start, re.Err)
+	case telemetryd.EndBound:
+		return telemetryd.Errorf(telemetryd.EINVALID, "%s: %v", end, re.Err)
+	}
+	return telemetryd.Errorf(telemetryd.EINVALID, "%s must not be after %s", start, end)
 }
 
 // List returns one page of snapshots, newest first, and how many match in

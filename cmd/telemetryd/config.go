@@ -59,7 +59,8 @@ func (c *storeConfig) validate() error {
 	}
 	u, err := url.Parse(c.Neo4jURI)
 	if err != nil || u.Host == "" || !slices.Contains(neo4jSchemes, u.Scheme) {
-		return fmt.Errorf("--neo4j-uri %q must be a URI with a host and one of the schemes %s", c.Neo4jURI, strings.Join(neo4jSchemes, ", "))
+		// The URI is not repeated: it may hold a password.
+		return fmt.Errorf("--neo4j-uri must be a URI with a host and one of the schemes %s", strings.Join(neo4jSchemes, ", "))
 	}
 	if c.Neo4jDatabase == "" {
 		return fmt.Errorf("--neo4j-database must not be empty")
@@ -168,6 +169,10 @@ func (t *timeOfDay) Set(s string) error {
 
 func (t *timeOfDay) Type() string { return "HH:MM" }
 
+// maxRetentionDays keeps a retention period far from overflowing a
+// time.Duration, which would turn it into a short one.
+const maxRetentionDays = 36500
+
 // days is a retention period in whole days: "1825d", or "0" for forever.
 type days int
 
@@ -182,6 +187,9 @@ func (d *days) Set(s string) error {
 	n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
 	if err != nil || n < 0 || (n > 0 && !strings.HasSuffix(s, "d")) {
 		return fmt.Errorf("want a number of days such as 1825d, or 0 to keep forever")
+	}
+	if n > maxRetentionDays {
+		return fmt.Errorf("at most %dd (100 years)", maxRetentionDays)
 	}
 	*d = days(n)
 	return nil

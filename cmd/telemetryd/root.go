@@ -18,7 +18,6 @@ func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.UsageError{Err: err} })
 	root.AddCommand(
 		newServeCommand(getenv, stderr),
 		newSnapshotsCommand(stdout, stderr),

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/exportfile"
 	"github.com/telemetryd/telemetryd/internal/cli"
 	"github.com/telemetryd/telemetryd/store"
@@ -60,6 +62,8 @@ func newExportCommand(stdout io.Writer) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(stdout, "exported %d snapshots to %s\n", n, output)
+				// Counted for activity_24h; a failure to count fails no export.
+				_ = st.AddActivity(cmd.Context(), telemetryd.Day(time.Now()), map[string]int64{activity.Exports: 1})
 				return nil
 			})
 		},

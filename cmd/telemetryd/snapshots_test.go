@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/exportfile"
+	"github.com/telemetryd/telemetryd/store/embedded"
 	"github.com/telemetryd/telemetryd/store/neo4j/neo4jtest"
 	"github.com/telemetryd/telemetryd/store/storetest"
 )
@@ -111,7 +113,7 @@ func TestVerifyNamesEveryBrokenLink(t *testing.T) {
 	code, stdout, stderr := execute(t, env(), append([]string{"snapshots", "verify"}, args...)...)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stdout, snaps[5].ID+": chain break")
-	assert.Contains(t, stderr, "verification failed: 1 problems in 10 snapshots")
+	assert.Contains(t, stderr, "verification failed: 1 problem in 10 snapshots")
 }
 
 func TestBadDatesAreUsageMistakes(t *testing.T) {
@@ -120,4 +122,18 @@ func TestBadDatesAreUsageMistakes(t *testing.T) {
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "--end-date")
 	assert.NoFileExists(t, filepath.Join(dir, "out.json"))
+}
+
+func TestExportsAreCountedForTheDailyTelemetry(t *testing.T) {
+	dir := t.TempDir()
+	for range 2 {
+		code, _, stderr := execute(t, env(), "snapshots", "export", "--output", filepath.Join(dir, "out.json"), "--data-dir", dir)
+		require.Equal(t, 0, code, stderr)
+	}
+	st, err := embedded.Open(dir)
+	require.NoError(t, err)
+	defer st.Close()
+	counts, err := st.ActivityOn(t.Context(), telemetryd.Day(time.Now()))
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), counts[activity.Exports])
 }

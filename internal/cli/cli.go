@@ -62,7 +62,9 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 		if v := getenv(variable[0]); v != "" {
 			if setErr := f.Value.Set(v); setErr != nil {
 				err = Usagef("invalid value %q for --%s (from %s): %v", v, f.Name, variable[0], setErr)
+				return
 			}
+			f.Changed = true // so a required flag counts as given
 		}
 	})
 	return err
@@ -134,6 +136,7 @@ func ExitCode(program string, err error, stderr io.Writer) int {
 // (cobra would print the help and succeed).
 func Group(cmd *cobra.Command) *cobra.Command {
 	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2 // cobra's default for its own suggestions
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return cmd.Help()
@@ -152,20 +155,18 @@ func Group(cmd *cobra.Command) *cobra.Command {
 func DateFilter(start, end string) (telemetryd.Filter, error) {
 	var f telemetryd.Filter
 	var err error
-	if start != "" {
-		if f.Start, err = telemetryd.ParseStartDate(start); err != nil {
-			return f, Usagef("--start-date: %v", err)
+	f.Start, f.End, err = telemetryd.ParseRange(start, end)
+	var re *telemetryd.RangeError
+	if errors.As(err, &re) {
+		switch re.Bound {
+		case telemetryd.StartBound:
+			return f, Usagef("--start-date: %v", re.Err)
+		case telemetryd.EndBound:
+			return f, Usagef("--end-date: %v", re.Err)
 		}
-	}
-	if end != "" {
-		if f.End, err = telemetryd.ParseEndDate(end); err != nil {
-			return f, Usagef("--end-date: %v", err)
-		}
-	}
-	if !f.Start.IsZero() && !f.End.IsZero() && f.Start.After(f.End) {
 		return f, Usagef("--start-date must not be after --end-date")
 	}
-	return f, nil
+	return f, err
 }
 
 // ReportVerification prints a verifier's findings, one a line, and fails
@@ -175,8 +176,16 @@ func ReportVerification(w io.Writer, v *telemetryd.Verifier) error {
 		fmt.Fprintln(w, p)
 	}
 	if n := len(v.Problems()); n > 0 {
-		return &ExitError{Code: 1, Msg: fmt.Sprintf("verification failed: %d problems in %d snapshots", n, v.Count())}
+		return &ExitError{Code: 1, Msg: fmt.Sprintf("verification failed: %s in %s", count(n, "problem"), count(v.Count(), "snapshot"))}
 	}
 	fmt.Fprintf(w, "verified %d snapshots: checksums and chains intact\n", v.Count())
 	return nil
+}
+
+// count renders n things: "1 problem", "2 problems".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
