@@ -50,5 +50,5 @@ neo4j-stop: ## Stop the development Neo4j
 	tools/neo4j/neo4j-stop.sh
 
 .PHONY: clean
-clean: ## Remove built binaries and the development Neo4j's data
+clean: neo4j-stop ## Stop the development Neo4j and remove built binaries and its data
 	rm -rf $(BIN) tools/neo4j/target .neo4j

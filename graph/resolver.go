@@ -12,10 +12,12 @@ import (
 	"github.com/telemetryd/telemetryd/telemetry"
 )
 
-// Resolver holds the services every resolver calls.
+// Resolver holds the services every resolver calls; both are required.
 type Resolver struct {
+	// Telemetry reads, previews, runs and sends snapshots.
 	Telemetry *telemetry.Service
-	Auth      *auth.Service
+	// Auth signs callers in and manages accounts, roles and tokens.
+	Auth *auth.Service
 }
 
 func nullable(s string) *string {

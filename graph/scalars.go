@@ -51,7 +51,9 @@ func MarshalTimestamp(t time.Time) graphql.Marshaler {
 	})
 }
 
-// UnmarshalTimestamp reads an RFC 3339 time.
+// UnmarshalTimestamp reads an RFC 3339 time. gqlgen wants the pair, but no
+// argument uses it: every DateTime argument binds to DateTime, which also
+// takes bare dates.
 func UnmarshalTimestamp(v any) (time.Time, error) {
 	s, ok := v.(string)
 	if !ok {

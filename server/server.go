@@ -37,16 +37,22 @@ type Counter interface {
 	Count(name string)
 }
 
-// Server serves telemetryd over HTTP. Set the fields, then Open.
+// Server serves telemetryd over HTTP. Set every field, then Open.
 type Server struct {
-	Addr      string
-	Logger    *slog.Logger
-	Store     Pinger
-	Registry  *prometheus.Registry
+	// Addr is the host:port to listen on; port 0 picks a free one.
+	Addr   string
+	Logger *slog.Logger
+	// Store answers /readyz.
+	Store Pinger
+	// Registry serves /metrics and receives the HTTP metrics.
+	Registry *prometheus.Registry
+	// Auth authenticates the API routes.
 	Auth      *auth.Service
 	Telemetry *telemetry.Service
-	GraphQL   http.Handler
-	Counter   Counter
+	// GraphQL serves /graphql; see graph.NewHandler.
+	GraphQL http.Handler
+	// Counter counts requests and server errors for the daily telemetry.
+	Counter Counter
 
 	ln      net.Listener
 	srv     *http.Server
@@ -83,7 +89,7 @@ func (s *Server) Open() error {
 	return nil
 }
 
-// URL returns the base URL the server listens on.
+// URL returns the base URL the server listens on, once Open succeeded.
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
 
 // Close stops accepting requests and waits, until ctx ends, for those

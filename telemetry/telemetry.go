@@ -33,11 +33,15 @@ type Counter interface {
 	Count(name string)
 }
 
-// Service serves telemetry to callers allowed to read it.
+// Service serves telemetry to callers allowed to read it. Every field is
+// required.
 type Service struct {
-	Store    Snapshots
+	// Store is where snapshots are read.
+	Store Snapshots
+	// Workflow makes, previews and sends snapshots.
 	Workflow Workflow
-	Counter  Counter
+	// Counter counts reads of telemetry for the daily telemetry.
+	Counter Counter
 	// Audit receives one line for every read of telemetry.
 	Audit *slog.Logger
 }

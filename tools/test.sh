@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# Runs go test with a Neo4j to test against: NEO4J_URI when it is set,
-# else the development Neo4j, started here and stopped again afterwards
-# (even when tests fail) unless it was already running.
+# Runs go test with a Neo4j to test against: NEO4J_URI when it is set, else
+# a Neo4j already answering on 127.0.0.1:$NEO4J_PORT, else the development
+# Neo4j, started here and stopped afterwards (even when tests fail) unless
+# another test run still uses it. With a Neo4j ensured, CI=true makes the
+# Neo4j tests fail rather than skip should it become unreachable.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+source tools/neo4j/bolt.sh
 
-if [[ -z "${NEO4J_URI:-}" ]]; then
+if [[ -z ${NEO4J_URI:-} ]]; then
   port=${NEO4J_PORT:-7687}
-  pidfile=.neo4j/$port/neo4j.pid
-  if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    echo "using the development Neo4j already running on port $port"
+  mkdir -p ".neo4j/$port"
+  # Every run holds a shared lock; only the last one out may stop Neo4j.
+  exec 7>".neo4j/$port/users.lock"
+  flock -s 7
+  if bolt_answers "$port"; then
+    echo "using the Neo4j already answering on bolt://127.0.0.1:$port"
   else
     tools/neo4j/neo4j-start.sh
-    trap 'tools/neo4j/neo4j-stop.sh' EXIT
+    trap 'flock -n -x 7 && tools/neo4j/neo4j-stop.sh || echo "leaving Neo4j running for another test run"' EXIT
   fi
   export NEO4J_URI=bolt://127.0.0.1:$port
 fi
+export CI=true
 
 echo "go test $* (NEO4J_URI=$NEO4J_URI)"
 go test "$@"

@@ -18,8 +18,10 @@ import (
 
 // ExitError ends the process with Code, after Msg (if any) is printed.
 type ExitError struct {
+	// Code is the process's exit status.
 	Code int
-	Msg  string
+	// Msg is printed to standard error, after the program's name.
+	Msg string
 }
 
 func (e *ExitError) Error() string { return e.Msg }

@@ -7,13 +7,16 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,6 +70,10 @@ func (f figure) String() string {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func run(ctx context.Context, binary, neo4jURI string) error {
+	if neo4jURI != "" && !loopback(neo4jURI) {
+		// The bench deletes every snapshot of the database it uses.
+		return fmt.Errorf("NEO4J_URI %s is not on this machine; the bench runs only against a loopback Neo4j", neo4jURI)
+	}
 	dir, err := os.MkdirTemp("", "telemetryd-bench-")
 	if err != nil {
 		return err
@@ -87,10 +94,14 @@ func run(ctx context.Context, binary, neo4jURI string) error {
 		st.Close()
 		return err
 	}
-	floor := measure("store list (floor)", func(offset int) error {
+	floor, err := measure("store list (floor)", func(offset int) error {
 		_, _, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: pageSize, Offset: offset})
 		return err
 	})
+	if err != nil {
+		st.Close()
+		return err
+	}
 	fmt.Println(floor)
 	// The embedded store admits one process at a time: hand it to the server.
 	if err := st.Close(); err != nil {
@@ -157,11 +168,14 @@ func seed(ctx context.Context, st store.Store) error {
 }
 
 // measure runs get for every page from each of the clients at once and
-// reports throughput and latency.
-func measure(name string, get func(offset int) error) figure {
+// reports throughput and latency; any failed request fails the figure.
+func measure(name string, get func(offset int) error) (figure, error) {
 	pages := snapshotCount / pageSize
 	latencies := make([][]time.Duration, clients)
-	var failures sync.Map
+	var (
+		mu     sync.Mutex
+		failed error
+	)
 	var wg sync.WaitGroup
 	begin := time.Now()
 	for c := range clients {
@@ -170,7 +184,9 @@ func measure(name string, get func(offset int) error) figure {
 				offset := ((c + r) % pages) * pageSize
 				t0 := time.Now()
 				if err := get(offset); err != nil {
-					failures.Store(err.Error(), true)
+					mu.Lock()
+					failed = cmp.Or(failed, err)
+					mu.Unlock()
 				}
 				latencies[c] = append(latencies[c], time.Since(t0))
 			}
@@ -180,15 +196,14 @@ func measure(name string, get func(offset int) error) figure {
 	elapsed := time.Since(begin)
 	all := slices.Concat(latencies...)
 	slices.Sort(all)
-	failures.Range(func(k, _ any) bool {
-		fmt.Fprintf(os.Stderr, "%s: request failed: %s\n", name, k)
-		return true
-	})
+	if failed != nil {
+		return figure{}, fmt.Errorf("%s: %w", name, failed)
+	}
 	return figure{
 		name: name, requests: len(all), elapsed: elapsed,
 		p50: all[len(all)/2], p99: all[len(all)*99/100],
 		throughput: float64(len(all)) / elapsed.Seconds(),
-	}
+	}, nil
 }
 
 type server struct {
@@ -227,6 +242,7 @@ func startServer(binary, dir, neo4jURI string) (*server, error) {
 		return &server{cmd: cmd, url: url}, nil
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
+		cmd.Wait()
 		return nil, errors.New("telemetryd did not start within 30s")
 	}
 }
@@ -257,19 +273,34 @@ func measureHTTP(base string) (rest, gql figure, err error) {
 		}
 		return nil
 	}
-	rest = measure("REST over HTTP", func(offset int) error {
+	if rest, err = measure("REST over HTTP", func(offset int) error {
 		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/telemetry/snapshots?limit=%d&offset=%d", base, pageSize, offset), nil)
 		return fetch(req)
-	})
+	}); err != nil {
+		return rest, gql, err
+	}
 	const query = `query($limit: Int, $offset: Int) { telemetrySnapshots(limit: $limit, offset: $offset) { count nodes {
 		id createdAt kind payloadFormat deploymentId version data checksum previousChecksum checksumValid remoteSendStatus remoteSendAt remoteSendError } } }`
-	gql = measure("GraphQL over HTTP", func(offset int) error {
+	gql, err = measure("GraphQL over HTTP", func(offset int) error {
 		body, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]int{"limit": pageSize, "offset": offset}})
 		req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		return fetch(req)
 	})
-	return rest, gql, nil
+	return rest, gql, err
+}
+
+// loopback reports whether a Neo4j URI names this machine.
+func loopback(uri string) bool {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 func login(client *http.Client, base string) (string, error) {
