@@ -84,22 +84,34 @@ type client struct {
 	creds  *credentialFile
 	http   *http.Client
 	now    func() time.Time
+	stderr io.Writer // for warnings that do not stop the command
 
 	login      *credentials // the stored login, loaded once
 	otherLogin string       // the server of a stored login to another server
+	// stored is the refresh token in the file as this process last read
+	// or wrote it: another value there means another telemetryctl
+	// refreshed meanwhile.
+	stored string
 }
 
 // requestTimeout bounds one request; an export's pages of 1,000 records
 // take well under it.
 const requestTimeout = 2 * time.Minute
 
-func newClient(server, token string, getenv func(string) string) *client {
+func newClient(server, token string, getenv func(string) string, stderr io.Writer) *client {
 	return &client{
 		server: server,
 		token:  token,
 		creds:  newCredentialFile(getenv),
-		http:   &http.Client{Timeout: requestTimeout},
+		http: &http.Client{
+			Timeout: requestTimeout,
+			// A redirect is not followed: a 307 or 308 would post a
+			// password or token anywhere, plain http included. do says
+			// where to point --server instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 		now:    time.Now,
+		stderr: stderr,
 	}
 }
 
@@ -252,6 +264,13 @@ func (c *client) do(req *http.Request, bearer string, readError errorReader) ([]
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("reading the answer of %s: %w", req.URL.Redacted(), err)
+	}
+	if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
+		to := loc
+		if target, err := req.URL.Parse(loc); err == nil {
+			to = target.Redacted()
+		}
+		return nil, fmt.Errorf("%s redirects to %s, which telemetryctl does not follow: set --server to the URL telemetryd serves at", req.URL.Redacted(), to)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, readError(req.URL, resp.StatusCode, body)

@@ -47,6 +47,11 @@ is asked for without echo, or read from standard input with --password-stdin.`,
 			}
 			login := &credentials{Server: c.server, Username: username}
 			data.Login.apply(login)
+			unlock, err := c.creds.lock(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			if err := c.creds.save(login); err != nil {
 				return err
 			}
@@ -71,7 +76,19 @@ func newLogoutCommand(e *env, connect connector) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Read under the lock, so that no telemetryctl refreshing
+			// meanwhile stores the login again once it is deleted, nor
+			// leaves a newer refresh token unrevoked. Without a login
+			// there is nothing to lock, nor a directory to make for it.
 			login, err := c.creds.load()
+			if err == nil && login != nil {
+				unlock, lockErr := c.creds.lock(cmd.Context())
+				if lockErr != nil {
+					return lockErr
+				}
+				defer unlock()
+				login, err = c.creds.load()
+			}
 			if err != nil {
 				return err
 			}
@@ -80,13 +97,20 @@ func newLogoutCommand(e *env, connect connector) *cobra.Command {
 				return nil
 			}
 			// Logging out of another server than the stored login's would
-			// surprise: revoke the session where it was made.
-			c.server = login.Server
-			var data struct {
-				Logout bool `json:"logout"`
+			// surprise: revoke the session where it was made, if the
+			// refresh token may travel there (a login stored by an older
+			// telemetryctl may name a plain http server).
+			var revokeErr error
+			if server, err := serverURL(login.Server); err != nil {
+				revokeErr = errors.New("the refresh token is not sent over plain http to another machine")
+			} else {
+				c.server = server
+				var data struct {
+					Logout bool `json:"logout"`
+				}
+				revokeErr = c.anonymousGraphQL(cmd.Context(), `mutation($t: String!) { logout(refreshToken: $t) }`,
+					map[string]any{"t": login.RefreshToken}, &data)
 			}
-			revokeErr := c.anonymousGraphQL(cmd.Context(), `mutation($t: String!) { logout(refreshToken: $t) }`,
-				map[string]any{"t": login.RefreshToken}, &data)
 			// The local credentials go whatever the server said: the user
 			// asked to be logged out here.
 			if err := c.creds.remove(); err != nil {

@@ -42,8 +42,9 @@ var (
 	seededRange = []string{"--start-date", "2020-01-01", "--end-date", "2023-12-31"}
 )
 
-// telemetrydBinary is the server, built once for the whole run.
-var telemetrydBinary string
+// telemetrydBinary is the server, built once for the whole run into
+// testDir, which the run removes at its end.
+var telemetrydBinary, testDir string
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
@@ -56,6 +57,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	testDir = dir
 	telemetrydBinary = filepath.Join(dir, "telemetryd")
 	build := exec.Command("go", "build", "-o", telemetrydBinary, "github.com/telemetryd/telemetryd/cmd/telemetryd")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
@@ -144,7 +146,7 @@ var shared struct {
 func sharedServer(t *testing.T) *server {
 	t.Helper()
 	shared.once.Do(func() {
-		dir, err := os.MkdirTemp("", "telemetryctl-data-")
+		dir, err := os.MkdirTemp(testDir, "data-")
 		if err != nil {
 			shared.err = err
 			return

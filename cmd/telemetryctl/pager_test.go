@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -106,7 +107,7 @@ func TestEachSnapshotPagesStay(t *testing.T) {
 			fake := &fakeListing{records: slices.Clone(tt.records), between: tt.between}
 			srv := httptest.NewServer(fake)
 			defer srv.Close()
-			c := newClient(srv.URL, "token", func(string) string { return "" })
+			c := newClient(srv.URL, "token", func(string) string { return "" }, io.Discard)
 
 			var got []string
 			var count int

@@ -52,23 +52,11 @@ func (d *dateFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&d.End, "end-date", "", "only snapshots created on or before this ISO 8601 date (the whole UTC day) or date-time")
 }
 
+// validate catches mistakes in the dates before a request; the filter
+// it reads them into is the server's business.
 func (d *dateFlags) validate() error {
-	var start, end time.Time
-	var err error
-	if d.Start != "" {
-		if start, err = telemetryd.ParseStartDate(d.Start); err != nil {
-			return &cli.UsageError{Err: fmt.Errorf("--start-date: %v", err)}
-		}
-	}
-	if d.End != "" {
-		if end, err = telemetryd.ParseEndDate(d.End); err != nil {
-			return &cli.UsageError{Err: fmt.Errorf("--end-date: %v", err)}
-		}
-	}
-	if d.Start != "" && d.End != "" && start.After(end) {
-		return &cli.UsageError{Err: errors.New("--start-date must not be after --end-date")}
-	}
-	return nil
+	_, err := cli.DateFilter(d.Start, d.End)
+	return err
 }
 
 // snapshotList is the REST listing.
