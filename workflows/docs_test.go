@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -21,12 +22,31 @@ import (
 
 const docPath = "../docs/telemetry.md"
 
-// builtinSections returns every built-in section over st, with the
-// backend's measurements (which cmd injects) filled in completely, so
-// every field has a value.
-func builtinSections(st *embedded.Store, clock *fakeClock, getenv func(string) string) []workflows.Section {
-	return []workflows.Section{
+// builtinSections returns every built-in section over st, the "store"
+// and "schema" ones (which cmd injects) made by stats.
+func builtinSections(st *embedded.Store, clock *fakeClock, getenv func(string) string, stats func(*embedded.Store) []workflows.Section) []workflows.Section {
+	return append([]workflows.Section{
 		&workflows.InstanceSection{DeploymentID: testDeployment, Version: telemetryd.Version, Started: clock.Now().Add(-time.Hour), Now: clock.Now, Getenv: getenv},
+		&workflows.AccountsSection{Access: st},
+		&workflows.ActivitySection{Activity: st, Now: clock.Now},
+		&workflows.FeaturesSection{RemoteSending: true, Retention: 1825 * 24 * time.Hour, Tokens: st, Now: clock.Now},
+		workflows.ProcessSection{},
+	}, stats(st)...)
+}
+
+// statsVariants measure the "store" and "schema" sections two ways: a
+// Neo4j-like fake filled in completely, so every field has a value, and
+// the embedded store's own Stats, so a real store's labels are covered.
+var statsVariants = []struct {
+	name  string
+	stats func(*embedded.Store) []workflows.Section
+}{
+	{name: "neo4j-like stats", stats: fakeStats},
+	{name: "embedded store stats", stats: embeddedStats},
+}
+
+func fakeStats(*embedded.Store) []workflows.Section {
+	return []workflows.Section{
 		&workflows.StoreSection{Stats: func(context.Context) (workflows.StoreStats, error) {
 			return workflows.StoreStats{
 				Backend: "neo4j", DatabaseType: "neo4j-community", ServerVersion: "5.26.0",
@@ -42,56 +62,90 @@ func builtinSections(st *embedded.Store, clock *fakeClock, getenv func(string) s
 				Constraints: 4, Indexes: 6,
 			}, nil
 		}},
-		&workflows.AccountsSection{Access: st},
-		&workflows.ActivitySection{Activity: st, Now: clock.Now},
-		&workflows.FeaturesSection{RemoteSending: true, Retention: 1825 * 24 * time.Hour, Tokens: st, Now: clock.Now},
-		workflows.ProcessSection{},
+	}
+}
+
+// embeddedStats maps st.Stats to the two sections as
+// cmd/telemetryd/sections.go does, with fixed GraphQL counts.
+func embeddedStats(st *embedded.Store) []workflows.Section {
+	return []workflows.Section{
+		&workflows.StoreSection{Stats: func(ctx context.Context) (workflows.StoreStats, error) {
+			s, err := st.Stats(ctx)
+			if err != nil {
+				return workflows.StoreStats{}, err
+			}
+			return workflows.StoreStats{
+				Backend: st.Backend(), DatabaseType: s.DatabaseType, ServerVersion: s.ServerVersion,
+				Nodes: s.Nodes, Relationships: s.Relationships,
+				NodesByLabel: s.NodesByLabel, RelationshipsByType: s.RelationshipsByType,
+			}, nil
+		}},
+		&workflows.SchemaSection{Schema: func(ctx context.Context) (workflows.SchemaStats, error) {
+			s, err := st.Stats(ctx)
+			if err != nil {
+				return workflows.SchemaStats{}, err
+			}
+			return workflows.SchemaStats{
+				GraphQLTypes: 14, GraphQLFields: 61,
+				Labels:            slices.Sorted(maps.Keys(s.NodesByLabel)),
+				RelationshipTypes: slices.Sorted(maps.Keys(s.RelationshipsByType)),
+				Constraints:       s.Constraints, Indexes: s.Indexes,
+			}, nil
+		}},
 	}
 }
 
 // A change to the payload's fields must change docs/telemetry.md and bump
 // telemetryd.PayloadFormat; this test holds the first two together and
-// the document reminds of the third.
+// the document reminds of the third. A field the document does not call
+// "or null" must not be null.
 func TestDocumentListsEveryPayloadField(t *testing.T) {
 	doc, err := os.ReadFile(docPath)
 	require.NoError(t, err)
 	recordRows := docTable(t, string(doc), "## The record sent")
 	dataRows := docTable(t, string(doc), "## Fields of `data`")
-
-	st := openStore(t)
-	clock := newClock(t, day1)
-	r := newRunner(st, offSender(t), clock)
-	r.Sections = builtinSections(st, clock, func(k string) string {
-		if k == "GITHUB_ACTIONS" {
-			return "true"
-		}
-		return ""
-	})
-	body, err := r.Preview(context.Background())
-	require.NoError(t, err)
-
-	var record map[string]json.RawMessage
-	require.NoError(t, json.Unmarshal(body, &record))
-	assert.Equal(t, keys(recordRows), keys(record), "record fields: the document's table and the body sent disagree")
-
-	var data any
-	require.NoError(t, json.Unmarshal(record["data"], &data))
-	var paths []string
-	walk("", data, func(path string) bool { return strings.HasPrefix(dataRows[path], "map") }, &paths)
-	slices.Sort(paths)
-	assert.Equal(t, keys(dataRows), paths, "data fields: the document's table and the payload disagree")
-
 	m := regexp.MustCompile("Current `payload_format`: \\*\\*([^*]+)\\*\\*").FindStringSubmatch(string(doc))
 	require.NotNil(t, m, "the document states the current payload_format")
 	assert.Equal(t, telemetryd.PayloadFormat, m[1], "the document's payload_format is the build's")
+
+	for _, variant := range statsVariants {
+		t.Run(variant.name, func(t *testing.T) {
+			st := openStore(t)
+			clock := newClock(t, day1)
+			r := newRunner(st, offSender(t), clock)
+			r.Sections = builtinSections(st, clock, func(k string) string {
+				if k == "GITHUB_ACTIONS" {
+					return "true"
+				}
+				return ""
+			}, variant.stats)
+			body, err := r.Preview(context.Background())
+			require.NoError(t, err)
+
+			var record map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(body, &record))
+			assert.Equal(t, keys(recordRows), keys(record), "record fields: the document's table and the body sent disagree")
+
+			var data any
+			require.NoError(t, json.Unmarshal(record["data"], &data))
+			leaves := map[string]any{}
+			walk("", data, func(path string) bool { return strings.HasPrefix(dataRows[path], "map") }, leaves)
+			assert.Equal(t, keys(dataRows), keys(leaves), "data fields: the document's table and the payload disagree")
+			for path, v := range leaves {
+				if typ, ok := dataRows[path]; ok && v == nil {
+					assert.Contains(t, typ, "or null", "%s is null but documented as %q", path, typ)
+				}
+			}
+		})
+	}
 }
 
-// walk appends the dotted path of every leaf under v: a value that is not
-// an object, or an object the document types as a map.
-func walk(path string, v any, isMap func(string) bool, paths *[]string) {
+// walk records the value of every leaf under v by its dotted path: a
+// value that is not an object, or an object the document types as a map.
+func walk(path string, v any, isMap func(string) bool, leaves map[string]any) {
 	obj, ok := v.(map[string]any)
 	if !ok || (path != "" && isMap(path)) {
-		*paths = append(*paths, path)
+		leaves[path] = v
 		return
 	}
 	for k, child := range obj {
@@ -99,7 +153,7 @@ func walk(path string, v any, isMap func(string) bool, paths *[]string) {
 		if path != "" {
 			p = path + "." + k
 		}
-		walk(p, child, isMap, paths)
+		walk(p, child, isMap, leaves)
 	}
 }
 

@@ -178,6 +178,19 @@ func newRunner(st workflows.Store, sender *workflows.Sender, clock *fakeClock) *
 	}
 }
 
+// runScheduledDay lets r's scheduled run do the day's work, which must be
+// due at clock's time: the run, the backlog and the pruning. It returns
+// once Run waits for the next day, having stopped it.
+func runScheduledDay(t *testing.T, r *workflows.Runner, clock *fakeClock) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	clock.nextWait(t)
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+}
+
 // snapshots lists every stored snapshot, newest first.
 func snapshots(t *testing.T, st store.Snapshots) []*telemetryd.Snapshot {
 	t.Helper()

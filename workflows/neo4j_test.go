@@ -84,7 +84,8 @@ func TestNeo4jFailedSendIsSentByTheNextDaysBacklog(t *testing.T) {
 
 	failing.Store(false)
 	clock.Advance(24 * time.Hour)
-	today, err := restarted.RunOnce(ctx)
+	runScheduledDay(t, restarted, clock)
+	today, err := st.LatestSnapshot(ctx, testDeployment)
 	require.NoError(t, err)
 	assert.Equal(t, telemetryd.SendSent, today.RemoteSendStatus)
 	assert.Equal(t, failed.Checksum, today.PreviousChecksum)

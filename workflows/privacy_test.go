@@ -17,12 +17,22 @@ import (
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/store"
+	"github.com/telemetryd/telemetryd/store/embedded"
+	"github.com/telemetryd/telemetryd/workflows"
 )
 
 // ipv4 matches a dotted IPv4 address anywhere in a payload.
 var ipv4 = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
 
 func TestPayloadNeverCarriesPersonalOrSecretValues(t *testing.T) {
+	for _, variant := range statsVariants {
+		t.Run(variant.name, func(t *testing.T) { checkPayloadPrivacy(t, variant.stats) })
+	}
+}
+
+// checkPayloadPrivacy plants personal and secret values where the
+// sections could read them and fails when any reaches the payload.
+func checkPayloadPrivacy(t *testing.T, stats func(*embedded.Store) []workflows.Section) {
 	ctx := context.Background()
 	planted := map[string]string{
 		"username":       "planted-username-q7xk",
@@ -74,7 +84,7 @@ func TestPayloadNeverCarriesPersonalOrSecretValues(t *testing.T) {
 
 	recv := newReceiver(t, answer(http.StatusOK))
 	r := newRunner(st, newSender(t, recv.URL, true, time.Second), clock)
-	r.Sections = builtinSections(st, clock, nil) // nil: the real os.Getenv
+	r.Sections = builtinSections(st, clock, nil, stats) // nil: the real os.Getenv
 	preview, err := r.Preview(ctx)
 	require.NoError(t, err)
 	snap, err := r.RunOnce(ctx)

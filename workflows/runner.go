@@ -34,7 +34,7 @@ type Store interface {
 	Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
 	LatestSnapshot(ctx context.Context, deploymentID string) (*telemetryd.Snapshot, error)
 	UpdateSendStatus(ctx context.Context, id string, status telemetryd.SendStatus, at time.Time, reason string) (*telemetryd.Snapshot, error)
-	UnsentSnapshots(ctx context.Context, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error)
+	UnsentSnapshots(ctx context.Context, deploymentID string, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error)
 	DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, error)
 }
 
@@ -69,8 +69,8 @@ type Runner struct {
 	// midnight; a per-deployment jitter of 0–59 minutes is added (see
 	// Jitter).
 	Schedule time.Duration
-	// Retention deletes snapshots older than this after each run that
-	// creates one; zero keeps them forever.
+	// Retention deletes snapshots older than this after each day's
+	// scheduled run (see Run); zero keeps them forever.
 	Retention time.Duration
 	// Metrics counts runs and sends; nil counts nothing.
 	Metrics *Metrics
@@ -121,16 +121,26 @@ func (r *Runner) check() error {
 // RunOnce returns today's (UTC) snapshot, creating it when missing: it
 // collects the sections, seals the snapshot chained to the deployment's
 // latest, stores it as pending, sends it (or skips when remote sending is
-// off) and records the outcome; then it re-sends the backlog and prunes
-// by retention. When today's snapshot exists already, here or because
-// another replica won the race, RunOnce returns that one and does nothing
-// else.
+// off) and records the outcome. When today's snapshot exists already,
+// here or because another replica won the race, RunOnce returns that one
+// and does nothing else.
+//
+// The clock is read once, at the start: that instant decides which UTC
+// day the run is for and becomes the snapshot's created_at, so a run
+// whose collection crosses midnight still makes the day it checked. When
+// the deployment's latest snapshot is dated after that instant (replicas'
+// clocks disagree, or the clock was set back), a new snapshot would be
+// chained after a newer one and break verification, so RunOnce logs a
+// warning and returns that latest snapshot without creating one.
+//
+// RunOnce neither re-sends the backlog nor prunes by retention: Run does
+// both after each day's run, on its own context, so an API request's
+// deadline never cuts them short.
 //
 // Only a failure to store or read today's snapshot is an error; a failed
-// send is recorded on the snapshot, and failures after the snapshot is
-// stored are logged and left to the next run.
+// send is recorded on the snapshot and re-sent by a later day's backlog.
 func (r *Runner) RunOnce(ctx context.Context) (*telemetryd.Snapshot, error) {
-	snap, created, err := r.runOnce(ctx)
+	snap, created, err := r.runOnce(ctx, r.now())
 	switch {
 	case err != nil:
 		r.Metrics.countSnapshot(SnapshotFailed)
@@ -144,7 +154,7 @@ func (r *Runner) RunOnce(ctx context.Context) (*telemetryd.Snapshot, error) {
 	return snap, nil
 }
 
-func (r *Runner) runOnce(ctx context.Context) (snap *telemetryd.Snapshot, created bool, err error) {
+func (r *Runner) runOnce(ctx context.Context, now time.Time) (snap *telemetryd.Snapshot, created bool, err error) {
 	if err := r.check(); err != nil {
 		return nil, false, err
 	}
@@ -152,11 +162,17 @@ func (r *Runner) runOnce(ctx context.Context) (snap *telemetryd.Snapshot, create
 	if err != nil {
 		return nil, false, err
 	}
-	if previous != nil && telemetryd.Day(previous.CreatedAt) == telemetryd.Day(r.now()) {
+	switch {
+	case previous == nil:
+	case telemetryd.Day(previous.CreatedAt) == telemetryd.Day(now):
+		return previous, false, nil
+	case previous.CreatedAt.After(now):
+		r.logger().Warn("latest telemetry snapshot is dated after now; no snapshot made until the clock passes it",
+			"id", previous.ID, "created_at", previous.CreatedAt, "now", now)
 		return previous, false, nil
 	}
 
-	snap, err = r.seal(ctx, previous)
+	snap, err = r.seal(ctx, previous, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -179,8 +195,6 @@ func (r *Runner) runOnce(ctx context.Context) (snap *telemetryd.Snapshot, create
 	if updated, err := r.deliver(ctx, snap); err == nil {
 		snap = updated
 	}
-	r.sendBacklog(ctx, snap.ID)
-	r.prune(ctx)
 	return snap, true, nil
 }
 
@@ -197,16 +211,16 @@ func (r *Runner) head(ctx context.Context) (*telemetryd.Snapshot, error) {
 	return snap, nil
 }
 
-// seal collects the data now and returns a sealed pending snapshot
-// chained to previous (nil for the deployment's first).
-func (r *Runner) seal(ctx context.Context, previous *telemetryd.Snapshot) (*telemetryd.Snapshot, error) {
+// seal collects the data and returns a sealed pending snapshot created at
+// now and chained to previous (nil for the deployment's first).
+func (r *Runner) seal(ctx context.Context, previous *telemetryd.Snapshot, now time.Time) (*telemetryd.Snapshot, error) {
 	data, err := collect(ctx, r.Sections, r.SectionTimeout, func(name string, err error) {
 		r.logger().Warn("telemetry section not collected", "section", name, "err", err)
 	})
 	if err != nil {
 		return nil, err
 	}
-	snap := telemetryd.NewSnapshot(r.DeploymentID, r.version(), data, r.now(), previous)
+	snap := telemetryd.NewSnapshot(r.DeploymentID, r.version(), data, now, previous)
 	if err := snap.Seal(); err != nil {
 		return nil, fmt.Errorf("sealing telemetry snapshot: %w", err)
 	}
@@ -238,10 +252,11 @@ func (r *Runner) deliver(ctx context.Context, snap *telemetryd.Snapshot) (*telem
 }
 
 // sendBacklog re-sends, oldest first, up to BacklogLimit earlier snapshots
-// that failed or stayed pending too long, leaving today's (id) alone.
+// that failed or stayed pending too long, leaving today's (id) alone: the
+// run that made it has sent it.
 func (r *Runner) sendBacklog(ctx context.Context, today string) {
 	// One more than the limit, since today's may be among them.
-	snaps, err := r.Store.UnsentSnapshots(ctx, r.now().Add(-StalePending), BacklogLimit+1)
+	snaps, err := r.Store.UnsentSnapshots(ctx, r.DeploymentID, r.now().Add(-StalePending), BacklogLimit+1)
 	if err != nil {
 		r.logger().Error("listing unsent telemetry snapshots", "err", err)
 		return
@@ -286,7 +301,7 @@ func (r *Runner) Preview(ctx context.Context) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap, err := r.seal(ctx, previous)
+	snap, err := r.seal(ctx, previous, r.now())
 	if err != nil {
 		return nil, err
 	}

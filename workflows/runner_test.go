@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/internal/logbuffer"
 	"github.com/telemetryd/telemetryd/workflows"
 )
 
@@ -126,10 +128,10 @@ func TestADayConflictReturnsTheOtherReplicasSnapshot(t *testing.T) {
 	assert.Zero(t, recv.hits.Load(), "the losing replica sends nothing")
 }
 
-func TestRunOnceSendsTheBacklog(t *testing.T) {
+func TestScheduledRunSendsTheBacklog(t *testing.T) {
 	ctx := context.Background()
 
-	t.Run("a failed snapshot is sent by a later run", func(t *testing.T) {
+	t.Run("a failed snapshot is sent by a later day's run", func(t *testing.T) {
 		st := openStore(t)
 		clock := newClock(t, day1)
 		var failing atomic.Bool
@@ -146,8 +148,10 @@ func TestRunOnceSendsTheBacklog(t *testing.T) {
 
 		failing.Store(false)
 		clock.Advance(24 * time.Hour)
-		today, err := runner.RunOnce(ctx)
+		runScheduledDay(t, runner, clock)
+		today, err := st.LatestSnapshot(ctx, testDeployment)
 		require.NoError(t, err)
+		assert.Equal(t, clock.Now(), today.CreatedAt)
 		assert.Equal(t, telemetryd.SendSent, today.RemoteSendStatus)
 		resent, err := st.Snapshot(ctx, failed.ID)
 		require.NoError(t, err)
@@ -164,9 +168,8 @@ func TestRunOnceSendsTheBacklog(t *testing.T) {
 			failed = append(failed, storeSnapshot(t, st, day1.AddDate(0, 0, i), telemetryd.SendFailed))
 		}
 		recv := newReceiver(t, answer(http.StatusOK))
-		runner := newRunner(st, newSender(t, recv.URL, true, time.Second), newClock(t, day1.AddDate(0, 0, 9)))
-		_, err := runner.RunOnce(ctx)
-		require.NoError(t, err)
+		clock := newClock(t, day1.AddDate(0, 0, 9))
+		runScheduledDay(t, newRunner(st, newSender(t, recv.URL, true, time.Second), clock), clock)
 
 		for i, s := range failed {
 			got, err := st.Snapshot(ctx, s.ID)
@@ -214,8 +217,10 @@ func TestRunOnceSendsTheBacklog(t *testing.T) {
 			st := openStore(t)
 			pending := storeSnapshot(t, st, tt.pendingAt, telemetryd.SendPending)
 			recv := newReceiver(t, answer(http.StatusOK))
-			_, err := newRunner(st, newSender(t, recv.URL, true, time.Second), newClock(t, tt.runAt)).RunOnce(ctx)
-			require.NoError(t, err)
+			clock := newClock(t, tt.runAt)
+			r := newRunner(st, newSender(t, recv.URL, true, time.Second), clock)
+			r.Schedule = -workflows.Jitter(testDeployment) // due at 00:00, so also at 00:20
+			runScheduledDay(t, r, clock)
 			got, err := st.Snapshot(ctx, pending.ID)
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantStatus, got.RemoteSendStatus)
@@ -224,7 +229,6 @@ func TestRunOnceSendsTheBacklog(t *testing.T) {
 }
 
 func TestRetentionPrunesOlderSnapshots(t *testing.T) {
-	ctx := context.Background()
 	tests := []struct {
 		name      string
 		retention time.Duration
@@ -239,10 +243,10 @@ func TestRetentionPrunesOlderSnapshots(t *testing.T) {
 			for i := 3; i > 0; i-- {
 				storeSnapshot(t, st, day1.AddDate(0, 0, -i), telemetryd.SendSkipped)
 			}
-			runner := newRunner(st, offSender(t), newClock(t, day1))
+			clock := newClock(t, day1)
+			runner := newRunner(st, offSender(t), clock)
 			runner.Retention = tt.retention
-			_, err := runner.RunOnce(ctx)
-			require.NoError(t, err)
+			runScheduledDay(t, runner, clock)
 
 			kept := snapshots(t, st)
 			assert.Len(t, kept, tt.wantKept)
@@ -308,4 +312,105 @@ func TestMisconfiguredRunnerFails(t *testing.T) {
 			assert.Empty(t, snapshots(t, st))
 		})
 	}
+}
+
+// cancelAfterStore ends the run's context as soon as today's snapshot is
+// stored, as when the request behind runTelemetryWorkflow times out then.
+type cancelAfterStore struct {
+	workflows.Store
+	cancel context.CancelFunc
+}
+
+func (s *cancelAfterStore) CreateSnapshot(ctx context.Context, snap *telemetryd.Snapshot) error {
+	err := s.Store.CreateSnapshot(ctx, snap)
+	s.cancel()
+	return err
+}
+
+func TestBacklogAndRetentionOutliveTheRequestThatMadeTheSnapshot(t *testing.T) {
+	st := openStore(t)
+	expired := storeSnapshot(t, st, day1.AddDate(0, 0, -10), telemetryd.SendSent)
+	failed := storeSnapshot(t, st, day1.AddDate(0, 0, -1), telemetryd.SendFailed)
+	recv := newReceiver(t, answer(http.StatusOK))
+	clock := newClock(t, at(1, 0)) // before the day's scheduled run
+	newDayRunner := func(st workflows.Store) *workflows.Runner {
+		r := newRunner(st, newSender(t, recv.URL, true, time.Second), clock)
+		r.Retention = 7 * 24 * time.Hour
+		return r
+	}
+
+	request, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	today, err := newDayRunner(&cancelAfterStore{Store: st, cancel: cancel}).RunOnce(request)
+	require.NoError(t, err, "the snapshot was stored before the request ended")
+	require.Error(t, request.Err())
+	got, err := st.Snapshot(context.Background(), failed.ID)
+	require.NoError(t, err)
+	assert.True(t, got.Equal(failed), "the ended request left the backlog as it was")
+	_, err = st.Snapshot(context.Background(), expired.ID)
+	require.NoError(t, err, "the ended request pruned nothing")
+
+	clock.Set(at(10, 0))
+	runScheduledDay(t, newDayRunner(st), clock)
+
+	got, err = st.Snapshot(context.Background(), failed.ID)
+	require.NoError(t, err)
+	assert.Equal(t, telemetryd.SendSent, got.RemoteSendStatus, "the day's scheduled run sent the backlog")
+	assert.Equal(t, at(10, 0), got.RemoteSendAt)
+	var sentIDs []string
+	for _, b := range recv.received() {
+		var body struct{ ID string }
+		require.NoError(t, json.Unmarshal(b, &body))
+		sentIDs = append(sentIDs, body.ID)
+	}
+	assert.Equal(t, []string{failed.ID}, sentIDs)
+	_, err = st.Snapshot(context.Background(), expired.ID)
+	assert.Equal(t, telemetryd.ENOTFOUND, telemetryd.ErrorCode(err), "the day's scheduled run pruned by retention")
+	kept := snapshots(t, st)
+	require.Len(t, kept, 2)
+	assert.Equal(t, today.ID, kept[0].ID, "and made no second snapshot")
+}
+
+func TestRunOnceReadsTheClockOnce(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	start := time.Date(2026, 11, 22, 23, 59, 59, 500_000_000, time.UTC)
+	clock := newClock(t, start)
+	r := newRunner(st, offSender(t), clock)
+	r.Sections = append(r.Sections, section{name: "slow", collect: func(context.Context) (any, error) {
+		clock.Advance(time.Second) // the first run's collection ends past midnight
+		return 1, nil
+	}})
+
+	snap, err := r.RunOnce(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, start, snap.CreatedAt, "the snapshot is of the day the run checked")
+
+	clock.Set(start.Add(10 * time.Hour))
+	next, err := r.RunOnce(ctx)
+	require.NoError(t, err)
+	assert.NotEqual(t, snap.ID, next.ID, "the next day still gets its own snapshot")
+	assert.Len(t, snapshots(t, st), 2)
+}
+
+func TestALatestSnapshotDatedAfterNowIsNotChainedTo(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	future := storeSnapshot(t, st, day1.AddDate(0, 0, 1), telemetryd.SendSkipped)
+	logs := &logbuffer.Buffer{}
+	r := newRunner(st, offSender(t), newClock(t, day1))
+	r.Logger = slog.New(slog.NewTextHandler(logs, nil))
+
+	got, err := r.RunOnce(ctx)
+	require.NoError(t, err, "a clock behind the latest snapshot is no failure to retry")
+	assert.Equal(t, future.ID, got.ID, "the latest snapshot is returned")
+	assert.Contains(t, logs.String(), "dated after now")
+
+	stored := snapshots(t, st)
+	assert.Len(t, stored, 1, "no snapshot is chained after a newer one")
+	v := telemetryd.NewVerifier()
+	for _, s := range stored {
+		v.Add(s)
+	}
+	assert.Empty(t, v.Problems())
 }

@@ -76,6 +76,13 @@ func (r *Runner) backoff(attempt int) time.Duration {
 // once. A run that fails (the store is unreachable) is retried with
 // Backoff until it succeeds or the UTC day ends. It returns at once with
 // an error when the Runner is misconfigured.
+//
+// After each day's successful run, whether it made today's snapshot or
+// found it made already (by the runTelemetryWorkflow mutation, an earlier
+// start, or another replica), Run re-sends the backlog and then prunes by
+// Retention, on ctx: RunOnce leaves both to Run because an API request's
+// deadline would cut them short. Replicas each do so, so a backlog
+// snapshot may reach the receiver more than once; it deduplicates by id.
 func (r *Runner) Run(ctx context.Context) error {
 	if err := r.check(); err != nil {
 		return err
@@ -102,11 +109,17 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // runDay runs the workflow of today, retrying failures with backoff while
-// the retry still falls on the same UTC day.
+// the retry still falls on the same UTC day, then re-sends the backlog
+// and prunes.
 func (r *Runner) runDay(ctx context.Context, today string) {
 	for attempt := 0; ; attempt++ {
-		_, err := r.RunOnce(ctx)
-		if err == nil || ctx.Err() != nil {
+		snap, err := r.RunOnce(ctx)
+		if err == nil {
+			r.sendBacklog(ctx, snap.ID)
+			r.prune(ctx)
+			return
+		}
+		if ctx.Err() != nil {
 			return
 		}
 		wait := r.backoff(attempt)

@@ -154,7 +154,8 @@ type StoreStats struct {
 	// count store, in constant time.
 	Nodes         int64 `json:"nodes"`
 	Relationships int64 `json:"relationships"`
-	// NodesByLabel and RelationshipsByType break the counts down.
+	// NodesByLabel and RelationshipsByType break the counts down by
+	// telemetryd's own labels and types; nil gives an empty object.
 	NodesByLabel        map[string]int64 `json:"nodes_by_label"`
 	RelationshipsByType map[string]int64 `json:"relationships_by_type"`
 }
@@ -173,6 +174,12 @@ func (s *StoreSection) Collect(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st.NodesByLabel == nil {
+		st.NodesByLabel = map[string]int64{}
+	}
+	if st.RelationshipsByType == nil {
+		st.RelationshipsByType = map[string]int64{}
+	}
 	return struct {
 		StoreStats
 		ServerVersion *string `json:"server_version"`
@@ -186,8 +193,8 @@ type SchemaStats struct {
 	// (introspection types excluded) and their fields.
 	GraphQLTypes  int `json:"graphql_types"`
 	GraphQLFields int `json:"graphql_fields"`
-	// Labels and RelationshipTypes name what the database holds, sorted;
-	// nil gives null where the backend has none.
+	// Labels and RelationshipTypes name telemetryd's own labels and types
+	// in the database, sorted; nil gives an empty list, never null.
 	Labels            []string `json:"labels"`
 	RelationshipTypes []string `json:"relationship_types"`
 	// Constraints and Indexes count the database's.
@@ -204,7 +211,19 @@ type SchemaSection struct {
 func (*SchemaSection) Name() string { return "schema" }
 
 // Collect calls Schema.
-func (s *SchemaSection) Collect(ctx context.Context) (any, error) { return s.Schema(ctx) }
+func (s *SchemaSection) Collect(ctx context.Context) (any, error) {
+	st, err := s.Schema(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.Labels == nil {
+		st.Labels = []string{}
+	}
+	if st.RelationshipTypes == nil {
+		st.RelationshipTypes = []string{}
+	}
+	return st, nil
+}
 
 // AccessReader reads accounts and roles; store.Store satisfies it.
 type AccessReader interface {

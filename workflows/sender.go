@@ -37,6 +37,8 @@ type SenderConfig struct {
 // concurrent use.
 type Sender struct {
 	endpoint string
+	// redacted is endpoint fit for logs and errors: see Endpoint.
+	redacted string
 	timeout  time.Duration
 	enabled  bool
 	client   *http.Client
@@ -45,17 +47,23 @@ type Sender struct {
 // NewSender checks the endpoint (https, or http on a loopback host such
 // as 127.0.0.1, ::1 or localhost) and the timeout even when sending is
 // off, so a configuration error shows at start rather than when a user
-// turns sending on.
+// turns sending on. Its errors name the endpoint only in redacted form
+// (see Endpoint).
 func NewSender(cfg SenderConfig) (*Sender, error) {
-	u, err := checkEndpoint(cfg.Endpoint)
+	u, err := url.Parse(cfg.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("telemetry endpoint %q: %w", cfg.Endpoint, err)
+		// url.Parse's error quotes the raw URL, secrets and all.
+		return nil, errors.New("telemetry endpoint: must be an absolute URL")
+	}
+	if err := checkEndpoint(u); err != nil {
+		return nil, fmt.Errorf("telemetry endpoint %q: %w", redact(u), err)
 	}
 	if cfg.Timeout <= 0 {
-		return nil, fmt.Errorf("telemetry timeout must be positive")
+		return nil, errors.New("telemetry timeout must be positive")
 	}
 	return &Sender{
 		endpoint: cfg.Endpoint,
+		redacted: redact(u),
 		timeout:  cfg.Timeout,
 		enabled:  cfg.Enabled,
 		client: &http.Client{
@@ -65,8 +73,21 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}, nil
 }
 
-// Endpoint returns the URL snapshots are posted to.
-func (s *Sender) Endpoint() string { return s.endpoint }
+// Endpoint returns the URL snapshots are posted to, redacted for logs:
+// user information reads "xxxxx" (a lone user name is often a token), and
+// the query and fragment, where tokens are often passed, are left out.
+func (s *Sender) Endpoint() string { return s.redacted }
+
+// redact returns u without its user information, query and fragment.
+func redact(u *url.URL) string {
+	c := *u
+	if c.User != nil {
+		c.User = url.User("xxxxx")
+	}
+	c.RawQuery, c.ForceQuery = "", false
+	c.Fragment, c.RawFragment = "", ""
+	return c.String()
+}
 
 // Enabled reports whether remote sending is on. A nil Sender is off.
 func (s *Sender) Enabled() bool { return s != nil && s.enabled }
@@ -111,7 +132,10 @@ func (s *Sender) Send(ctx context.Context, snap *telemetryd.Snapshot) Outcome {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
 	_ = resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return Outcome{Status: telemetryd.SendFailed, Reason: "receiver answered " + resp.Status}
+		// The code and Go's own text for it, never the receiver's reason
+		// phrase, which could be of any length and content.
+		reason := strings.TrimSpace(fmt.Sprintf("receiver answered %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)))
+		return Outcome{Status: telemetryd.SendFailed, Reason: reason}
 	}
 	return Outcome{Status: telemetryd.SendSent}
 }
@@ -173,20 +197,18 @@ func sameHostRedirects(host string) func(*http.Request, []*http.Request) error {
 }
 
 // checkEndpoint accepts https URLs, and http only to a loopback host.
-func checkEndpoint(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return nil, errors.New("must be an absolute URL")
-	}
+func checkEndpoint(u *url.URL) error {
 	switch {
+	case u.Host == "":
+		return errors.New("must be an absolute URL")
 	case u.Scheme == "https":
-		return u, nil
+		return nil
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
-		return u, nil
+		return nil
 	case u.Scheme == "http":
-		return nil, errors.New("must use https unless the host is loopback")
+		return errors.New("must use https unless the host is loopback")
 	}
-	return nil, errors.New("must use https")
+	return errors.New("must use https")
 }
 
 func isLoopback(host string) bool {

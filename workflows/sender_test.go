@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ func TestRunOnceRecordsTheRemoteOutcome(t *testing.T) {
 		sender     func(t *testing.T) (*workflows.Sender, *receiver)
 		wantStatus telemetryd.SendStatus
 		wantReason string
+		// wantHits is how many requests reach the receiver; zero means 1.
+		wantHits int32
 	}{
 		{
 			name: "2xx is sent",
@@ -43,6 +46,23 @@ func TestRunOnceRecordsTheRemoteOutcome(t *testing.T) {
 			},
 			wantStatus: telemetryd.SendFailed,
 			wantReason: "receiver answered 500 Internal Server Error",
+		},
+		{
+			name: "a receiver's own reason phrase is not recorded",
+			sender: func(t *testing.T) (*workflows.Sender, *receiver) {
+				r := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+					conn, buf, err := http.NewResponseController(w).Hijack()
+					if !assert.NoError(t, err) {
+						return
+					}
+					defer conn.Close()
+					_, _ = buf.WriteString("HTTP/1.1 599 " + strings.Repeat("planted receiver text ", 100) + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+					_ = buf.Flush()
+				})
+				return newSender(t, r.URL, true, timeout), r
+			},
+			wantStatus: telemetryd.SendFailed,
+			wantReason: "receiver answered 599",
 		},
 		{
 			name: "a receiver slower than the timeout fails within the timeout",
@@ -86,6 +106,43 @@ func TestRunOnceRecordsTheRemoteOutcome(t *testing.T) {
 			},
 			wantStatus: telemetryd.SendFailed,
 			wantReason: "redirect to another host refused",
+		},
+		{
+			name: "a redirect on the same host that keeps the POST is followed",
+			sender: func(t *testing.T) (*workflows.Sender, *receiver) {
+				r := newReceiver(t, func(w http.ResponseWriter, req *http.Request) {
+					if req.URL.Path != "/v2" {
+						http.Redirect(w, req, "/v2", http.StatusPermanentRedirect)
+					}
+				})
+				return newSender(t, r.URL+"/v1", true, timeout), r
+			},
+			wantStatus: telemetryd.SendSent,
+			wantHits:   2,
+		},
+		{
+			name:       "a 302 that would turn the POST into a GET fails",
+			sender:     redirectingSender(http.StatusFound, timeout),
+			wantStatus: telemetryd.SendFailed,
+			wantReason: "redirect that drops the body refused",
+		},
+		{
+			name:       "a 303 that would turn the POST into a GET fails",
+			sender:     redirectingSender(http.StatusSeeOther, timeout),
+			wantStatus: telemetryd.SendFailed,
+			wantReason: "redirect that drops the body refused",
+		},
+		{
+			name: "endless redirects fail after five requests",
+			sender: func(t *testing.T) (*workflows.Sender, *receiver) {
+				r := newReceiver(t, func(w http.ResponseWriter, req *http.Request) {
+					http.Redirect(w, req, req.URL.Path, http.StatusTemporaryRedirect)
+				})
+				return newSender(t, r.URL+"/v1", true, timeout), r
+			},
+			wantStatus: telemetryd.SendFailed,
+			wantReason: "too many redirects",
+			wantHits:   5,
 		},
 		{
 			name: "remote off is skipped without a connection",
@@ -142,12 +199,29 @@ func TestRunOnceRecordsTheRemoteOutcome(t *testing.T) {
 				assert.Zero(t, recv.conns.Load(), "a skipped send connected to the receiver")
 				return
 			}
-			require.Equal(t, int32(1), recv.hits.Load())
+			wantHits := tt.wantHits
+			if wantHits == 0 {
+				wantHits = 1
+			}
+			require.Equal(t, wantHits, recv.hits.Load())
 			if tt.wantStatus == telemetryd.SendSent {
 				body := stored.RemoteBody()
 				assert.JSONEq(t, string(body), string(recv.received()[0]), "the receiver got the record without remote_send_*")
 			}
 		})
+	}
+}
+
+// redirectingSender sends to a receiver that redirects every POST to
+// another path of its own with status; a GET that arrives there counts.
+func redirectingSender(status int, timeout time.Duration) func(t *testing.T) (*workflows.Sender, *receiver) {
+	return func(t *testing.T) (*workflows.Sender, *receiver) {
+		r := newReceiver(t, func(w http.ResponseWriter, req *http.Request) {
+			if req.Method == http.MethodPost {
+				http.Redirect(w, req, "/elsewhere", status)
+			}
+		})
+		return newSender(t, r.URL+"/v1", true, timeout), r
 	}
 }
 
@@ -221,6 +295,50 @@ func TestNewSenderChecksTheEndpoint(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.endpoint, s.Endpoint())
 			assert.True(t, s.Enabled())
+		})
+	}
+}
+
+func TestSenderNeverShowsEndpointSecrets(t *testing.T) {
+	const password, token = "planted-password-7hq", "planted-token-k2v"
+	tests := []struct {
+		name     string
+		endpoint string
+		want     string // Endpoint(), or a text of NewSender's error
+	}{
+		{
+			name:     "a valid endpoint is shown redacted",
+			endpoint: "https://user:" + password + "@telemetry.example/v1?token=" + token + "#" + token,
+			want:     "https://xxxxx@telemetry.example/v1",
+		},
+		{
+			name:     "a lone user name, often a token, is redacted",
+			endpoint: "https://" + token + "@telemetry.example/v1",
+			want:     "https://xxxxx@telemetry.example/v1",
+		},
+		{
+			name:     "a refused endpoint is named redacted in the error",
+			endpoint: "http://user:" + password + "@telemetry.example/v1?token=" + token,
+			want:     `"http://xxxxx@telemetry.example/v1": must use https unless the host is loopback`,
+		},
+		{
+			name:     "an endpoint that does not parse is not named",
+			endpoint: "https://user:" + password + "@telemetry.example/%zz?token=" + token,
+			want:     "telemetry endpoint: must be an absolute URL",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := workflows.NewSender(workflows.SenderConfig{Endpoint: tt.endpoint, Timeout: time.Second, Enabled: true})
+			shown := ""
+			if err != nil {
+				shown = err.Error()
+			} else {
+				shown = s.Endpoint()
+			}
+			assert.Contains(t, shown, tt.want)
+			assert.NotContains(t, shown, password)
+			assert.NotContains(t, shown, token)
 		})
 	}
 }

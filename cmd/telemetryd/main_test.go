@@ -130,7 +130,8 @@ func TestFlagsBeatTheEnvironment(t *testing.T) {
 
 func TestServeAnswersHealthReadinessAndMetrics(t *testing.T) {
 	dir := t.TempDir()
-	d := serveInBackground(t, env("DO_NOT_TRACK", "1"), "--listen", "127.0.0.1:0", "--data-dir", dir, "--telemetry-remote")
+	d := serveInBackground(t, env("DO_NOT_TRACK", "1"), "--listen", "127.0.0.1:0", "--data-dir", dir, "--telemetry-remote",
+		"--telemetry-endpoint", "https://collector:s3cr3t@telemetry.example.com/v1?key=k3y")
 
 	status, _ := httpGet(t, d.url+"/healthz")
 	assert.Equal(t, http.StatusOK, status)
@@ -145,6 +146,9 @@ func TestServeAnswersHealthReadinessAndMetrics(t *testing.T) {
 	logs := d.stderr.String()
 	assert.Contains(t, logs, "remote telemetry is OFF", "DO_NOT_TRACK=1 beats --telemetry-remote")
 	assert.Contains(t, logs, "/api/telemetry/preview")
+	assert.Contains(t, logs, "telemetry.example.com/v1")
+	assert.NotContains(t, logs, "s3cr3t", "the endpoint's password reached the log")
+	assert.NotContains(t, logs, "k3y", "the endpoint's query reached the log")
 	password := regexp.MustCompile(`shown only this once\): (\S+)`).FindStringSubmatch(logs)
 	require.NotNil(t, password, "the first start prints the admin password")
 	require.NoError(t, d.stop(), "a signal ends serve cleanly")

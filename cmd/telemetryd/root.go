@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/internal/cli"
 )
 
 func newRootCommand(getenv func(string) string, stdout, stderr io.Writer) *cobra.Command {

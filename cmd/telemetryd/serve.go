@@ -116,7 +116,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		return err
 	}
 	logger.Info("telemetryd serving", "url", srv.URL(), "store", st.Backend(), "deployment_id", deploymentID, "version", telemetryd.Version)
-	logRemote(logger, remote, cfg.TelemetryEndpoint, srv.URL())
+	logRemote(logger, remote, sender.Endpoint(), srv.URL())
 
 	var background sync.WaitGroup
 	background.Go(func() {
