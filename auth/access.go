@@ -50,41 +50,101 @@ func permissions(roles map[string]*telemetryd.Role, names []string) []telemetryd
 	return out
 }
 
+// accessLoadTimeout bounds one read of every account and role. The read
+// runs on behalf of every request waiting for it, so it cannot use any one
+// request's context: a caller that gives up must not fail the others.
+const accessLoadTimeout = 10 * time.Second
+
 // accessCache keeps the last read of every account and role for at most
-// accessCacheTTL. Loads happen under the lock, so a load that began before
-// an invalidation can never install its older result after it.
+// accessCacheTTL. The store is read outside the lock, by one load at a
+// time per generation that every caller needing it waits for, each with
+// its own context, so a hanging store holds up no lock and no caller
+// beyond its own deadline. Every invalidation starts a new generation: a
+// load that began before it may still answer the callers that were
+// waiting for it (their requests overlapped the change), but it is never
+// installed, and later callers start a new load.
 type accessCache struct {
 	load func(context.Context) (*store.Access, error)
 	now  func() time.Time
 
 	mu       sync.Mutex
 	view     *accessView
-	loadedAt time.Time
+	loadedAt time.Time   // when the load that read view began
+	gen      uint64      // incremented by invalidate
+	loading  *accessLoad // the load of generation gen under way, if any
+}
+
+// accessLoad is one read of the store, shared by the callers waiting for
+// it; view and err are set before done is closed.
+type accessLoad struct {
+	gen  uint64
+	done chan struct{}
+	view *accessView
+	err  error
 }
 
 // get returns the cached view, reading the store when the view is older
-// than accessCacheTTL, was invalidated, or fresh is set.
+// than accessCacheTTL, was invalidated, or fresh is set. A fresh get may
+// share a read already under way: that read began after the last change
+// made through this Service, and at most its duration before the call.
+// When ctx ends first, get returns EUNAVAILABLE; the read goes on for the
+// others.
 func (c *accessCache) get(ctx context.Context, fresh bool) (*accessView, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.now()
 	// A clock that went back also reloads: the age would be meaningless.
 	if !fresh && c.view != nil && !now.Before(c.loadedAt) && now.Sub(c.loadedAt) < accessCacheTTL {
-		return c.view, nil
+		v := c.view
+		c.mu.Unlock()
+		return v, nil
 	}
-	a, err := c.load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading accounts and roles: %w", err)
+	l := c.loading
+	if l == nil {
+		l = &accessLoad{gen: c.gen, done: make(chan struct{})}
+		c.loading = l
+		go c.run(context.WithoutCancel(ctx), l, now)
 	}
-	c.view, c.loadedAt = newAccessView(a), now
-	return c.view, nil
+	c.mu.Unlock()
+
+	select {
+	case <-l.done:
+		return l.view, l.err
+	case <-ctx.Done():
+		return nil, telemetryd.Errorf(telemetryd.EUNAVAILABLE, "timed out reading accounts and roles")
+	}
 }
 
-// invalidate makes the next get read the store.
+// run performs the load l, begun at started, and installs its result
+// unless an invalidation came meanwhile.
+func (c *accessCache) run(ctx context.Context, l *accessLoad, started time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, accessLoadTimeout)
+	defer cancel()
+	a, err := c.load(ctx)
+	if err != nil {
+		l.err = fmt.Errorf("reading accounts and roles: %w", err)
+	} else {
+		l.view = newAccessView(a)
+	}
+
+	c.mu.Lock()
+	if c.loading == l {
+		c.loading = nil
+	}
+	if l.err == nil && l.gen == c.gen {
+		c.view, c.loadedAt = l.view, started
+	}
+	c.mu.Unlock()
+	close(l.done)
+}
+
+// invalidate makes the next get read the store, and keeps any read under
+// way from installing what it read.
 func (c *accessCache) invalidate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.view = nil
+	c.gen++
+	c.loading = nil
 }
 
 // superAdmins counts the enabled accounts whose roles grant SUPER_ADMIN.
@@ -131,13 +191,15 @@ func roleNamed(a *store.Access, name string) *telemetryd.Role {
 var errLastSuperAdmin = telemetryd.Errorf(telemetryd.ECONFLICT,
 	"the last active super-admin can be neither disabled nor lose SUPER_ADMIN; make another account super-admin first")
 
-// update runs change inside one UpdateAccess with the caller's permissions
-// as they are in that same transaction, so a caller who lost a permission
-// (need, or one change checks) a moment ago cannot still use it, and refuses any change that leaves no
-// active super-admin. Because the check runs inside the serialized update,
-// two concurrent requests cannot each remove one of the last two
-// super-admins. change may run more than once (backends retry
-// transactions), so it must only assign, never accumulate, outside state.
+// update runs change inside one UpdateAccess and refuses any change that
+// leaves no active super-admin. The caller must hold need as its account
+// and roles are inside that same transaction, and change receives the
+// permissions the caller holds there: a caller who lost a permission a
+// moment ago can no longer use it, even though its principal still lists
+// it. Because the checks run inside the serialized update, two concurrent
+// requests cannot each remove one of the last two super-admins. Backends
+// may retry the transaction, so change may run more than once: it must
+// only assign outside state, never accumulate it.
 func (s *Service) update(ctx context.Context, caller *Principal, need telemetryd.Permission, change func(a *store.Access, callerPerms []telemetryd.Permission) error) error {
 	err := s.store.UpdateAccess(ctx, func(a *store.Access) error {
 		self := findAccount(a, func(acc *telemetryd.Account) bool { return acc.ID == caller.AccountID })

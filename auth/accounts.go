@@ -56,7 +56,8 @@ func (s *Service) Accounts(ctx context.Context) ([]*telemetryd.Account, error) {
 // Requires MANAGE_ACCOUNTS, and the caller must hold every permission the
 // roles grant (only SUPER_ADMIN hands out SUPER_ADMIN): EUNAUTHENTICATED,
 // EFORBIDDEN. EINVALID naming "username", "password" or "roles" (an
-// unknown role); ECONFLICT when the username is taken.
+// unknown role); ECONFLICT when the username is taken; EUNAVAILABLE when
+// ctx ends while waiting to hash the password (see Service).
 func (s *Service) CreateAccount(ctx context.Context, username, password string, roles []string) (*telemetryd.Account, error) {
 	p, err := Require(ctx, telemetryd.ManageAccounts)
 	if err != nil {
@@ -71,7 +72,7 @@ func (s *Service) CreateAccount(ctx context.Context, username, password string, 
 	roles = dedupe(roles)
 	// Hash before the update: bcrypt is slow, and the update holds the
 	// store's write lock.
-	hash, err := hashPassword(password, s.cost)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return nil, err
 	}

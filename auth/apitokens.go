@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -20,18 +21,24 @@ const maxTokenNameLength = 100
 // returns it (without its hash) and its value, which is shown only now:
 // the store keeps its SHA-256 hash alone. The token acts with the
 // account's current roles until it expires at expiresAt (zero: never) or
-// is revoked. EUNAUTHENTICATED without a caller; EINVALID naming "name"
-// (1-100 characters) or "expiresAt" (in the past).
+// is revoked. EUNAUTHENTICATED without a caller; EFORBIDDEN when the
+// caller authenticated with an API token; EINVALID naming "name" (1-100
+// characters) or "expiresAt" (in the past).
 func (s *Service) CreateAPIToken(ctx context.Context, name string, expiresAt time.Time) (*telemetryd.Token, string, error) {
 	p, err := Authenticated(ctx)
 	if err != nil {
 		return nil, "", err
 	}
+	// Otherwise a leaked short-lived token could mint itself a successor
+	// that never expires.
+	if p.TokenKind == telemetryd.APIToken {
+		return nil, "", telemetryd.Errorf(telemetryd.EFORBIDDEN, "API tokens cannot create API tokens; sign in")
+	}
 	name = strings.TrimSpace(name)
 	if name == "" || utf8.RuneCountInString(name) > maxTokenNameLength || !utf8.ValidString(name) {
 		return nil, "", telemetryd.Errorf(telemetryd.EINVALID, "name must be 1-%d characters", maxTokenNameLength)
 	}
-	now := s.now()
+	now := telemetryd.Microseconds(s.now())
 	if !expiresAt.IsZero() && !expiresAt.After(now) {
 		return nil, "", telemetryd.Errorf(telemetryd.EINVALID, "expiresAt must be in the future")
 	}
@@ -42,7 +49,7 @@ func (s *Service) CreateAPIToken(ctx context.Context, name string, expiresAt tim
 		Name:      name,
 		AccountID: p.AccountID,
 		Hash:      hashToken(value),
-		CreatedAt: telemetryd.Microseconds(now),
+		CreatedAt: now,
 		ExpiresAt: telemetryd.Microseconds(expiresAt),
 	}
 	if err := s.store.CreateToken(ctx, tok); err != nil {
@@ -73,20 +80,26 @@ func (s *Service) ListAPITokens(ctx context.Context) ([]*telemetryd.Token, error
 
 // RevokeAPIToken revokes the API token with id; revoking a revoked token
 // changes nothing. Callers revoke their own tokens; holders of
-// MANAGE_ACCOUNTS (or SUPER_ADMIN) revoke anyone's. EUNAUTHENTICATED
-// without a caller; ENOTFOUND for an unknown id or, so ids of others stay
-// secret, another account's token the caller may not revoke.
+// MANAGE_ACCOUNTS (or SUPER_ADMIN) revoke anyone's, except that only
+// SUPER_ADMIN revokes those of accounts holding SUPER_ADMIN, as for every
+// other change to such accounts (see SetAccountDisabled).
+// EUNAUTHENTICATED without a caller; EFORBIDDEN for a super-admin's token
+// when the caller lacks SUPER_ADMIN; ENOTFOUND for an unknown id or, so
+// ids of others stay secret, another account's token the caller may not
+// revoke.
 func (s *Service) RevokeAPIToken(ctx context.Context, id string) error {
 	p, err := Authenticated(ctx)
 	if err != nil {
 		return err
 	}
 	owners := []string{p.AccountID}
+	var view *accessView
 	if p.Can(telemetryd.ManageAccounts) {
 		// The store finds tokens by hash or by account only; deployments
-		// have tens of accounts, so looking through each is cheap.
-		view, err := s.cache.get(ctx, false)
-		if err != nil {
+		// have tens of accounts, so looking through each is cheap. Fresh,
+		// as for the other account changes, so the super-admin check
+		// below sees roles changed on other replicas.
+		if view, err = s.cache.get(ctx, true); err != nil {
 			return err
 		}
 		for accountID := range view.byID {
@@ -104,10 +117,17 @@ func (s *Service) RevokeAPIToken(ctx context.Context, id string) error {
 			if t.ID != id {
 				continue
 			}
+			// Without this, an account manager could cut off every
+			// super-admin's automation.
+			if owner != p.AccountID && !p.Can(telemetryd.SuperAdmin) {
+				if acc := view.byID[owner]; slices.Contains(permissions(view.roles, acc.Roles), telemetryd.SuperAdmin) {
+					return telemetryd.Errorf(telemetryd.EFORBIDDEN, "revoking an API token of super-admin account %s requires permission %s", acc.Username, telemetryd.SuperAdmin)
+				}
+			}
 			if !t.RevokedAt.IsZero() {
 				return nil
 			}
-			if _, err := s.store.RevokeToken(ctx, id, s.now()); err != nil {
+			if _, err := s.store.RevokeToken(ctx, id, telemetryd.Microseconds(s.now())); err != nil {
 				return fmt.Errorf("revoking API token: %w", err)
 			}
 			s.audit(ctx, "token.revoke", p.Username, id, slog.String("name", t.Name), slog.String("owner_id", owner))

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -63,8 +64,9 @@ type Config struct {
 	// RefreshTokenTTL is the lifetime of refresh tokens; zero means
 	// DefaultRefreshTokenTTL.
 	RefreshTokenTTL time.Duration
-	// Counter counts activity.Logins and activity.FailedLogins; nil counts
-	// nothing.
+	// Counter counts activity.Logins and activity.FailedLogins (logins
+	// refused for their credentials; throttled ones, which check no
+	// password, do not count); nil counts nothing.
 	Counter Counter
 	// PasswordCost is the bcrypt cost of new password hashes; zero means
 	// DefaultPasswordCost. Tests lower it (bcrypt.MinCost) for speed.
@@ -78,6 +80,10 @@ type Config struct {
 // any method may return a store error: EUNAVAILABLE when the store cannot
 // be reached, EINTERNAL otherwise. It is safe for concurrent use; create
 // it with New and call Bootstrap before serving.
+//
+// At most GOMAXPROCS bcrypt hashes and comparisons run at once per
+// Service; Login and CreateAccount wait for their turn until their context
+// ends, and then return EUNAVAILABLE.
 type Service struct {
 	store      Store
 	log        *slog.Logger
@@ -90,6 +96,10 @@ type Service struct {
 	secret   atomic.Pointer[[]byte] // set by Bootstrap
 	cache    accessCache
 	throttle *throttle
+
+	// bcryptSlots holds one value per bcrypt hash or comparison under way;
+	// its capacity bounds them (see withBcryptSlot).
+	bcryptSlots chan struct{}
 
 	// dummyHash is compared against when a login names an unknown
 	// account, so answering takes as long as for a known one.
@@ -125,6 +135,7 @@ func New(c Config) *Service {
 	}
 	s.cache = accessCache{load: s.store.Access, now: s.now}
 	s.throttle = newThrottle(maxThrottled)
+	s.bcryptSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 	s.dummyHash = sync.OnceValue(func() []byte {
 		h, err := hashPassword(randomString(24), s.cost)
 		if err != nil {

@@ -98,7 +98,7 @@ func (s *Service) authenticateAPIToken(ctx context.Context, bearer string) (*Pri
 	now := s.now()
 	if now.Sub(tok.LastUsedAt) >= touchInterval {
 		// A failed touch loses a statistic, not access.
-		if err := s.store.TouchToken(ctx, tok.ID, now); err != nil {
+		if err := s.store.TouchToken(ctx, tok.ID, telemetryd.Microseconds(now)); err != nil {
 			s.log.WarnContext(ctx, "recording API token use", slog.String("token_id", tok.ID), slog.String("error", err.Error()))
 		}
 	}

@@ -199,3 +199,71 @@ func TestRevokingAPITokens(t *testing.T) {
 		requireCode(t, telemetryd.EUNAUTHENTICATED, err)
 	})
 }
+
+func TestAPITokensCannotCreateAPITokens(t *testing.T) {
+	e := newEnv(t)
+	bob := e.user(t, "bob", telemetryd.ReadTelemetry)
+	_, value, err := e.svc.CreateAPIToken(bob, "short-lived", start.Add(time.Hour))
+	require.NoError(t, err)
+
+	_, _, err = e.svc.CreateAPIToken(e.as(t, value), "forever", time.Time{})
+	requireCode(t, telemetryd.EFORBIDDEN, err)
+	assert.Equal(t, "API tokens cannot create API tokens; sign in", telemetryd.ErrorMessage(err))
+	toks, err := e.svc.ListAPITokens(bob)
+	require.NoError(t, err)
+	assert.Len(t, toks, 1, "nothing was created")
+}
+
+func TestOnlySuperAdminsRevokeSuperAdminsAPITokens(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin(t)
+	manager := e.user(t, "manager", telemetryd.ManageAccounts)
+	_, err := e.svc.CreateAccount(admin, "alice", userPassword, []string{telemetryd.RoleSuperAdmin})
+	require.NoError(t, err)
+	alice := e.as(t, e.login(t, "alice", userPassword).AccessToken)
+	carol := e.user(t, "carol")
+
+	adminTok, adminValue, err := e.svc.CreateAPIToken(admin, "admin's", time.Time{})
+	require.NoError(t, err)
+	aliceTok, aliceValue, err := e.svc.CreateAPIToken(alice, "alice's", time.Time{})
+	require.NoError(t, err)
+	carolTok, carolValue, err := e.svc.CreateAPIToken(carol, "carol's", time.Time{})
+	require.NoError(t, err)
+
+	t.Run("an account manager revoking a super-admin's token is forbidden", func(t *testing.T) {
+		err := e.svc.RevokeAPIToken(manager, adminTok.ID)
+		requireCode(t, telemetryd.EFORBIDDEN, err)
+		assert.Equal(t, "revoking an API token of super-admin account admin requires permission SUPER_ADMIN", telemetryd.ErrorMessage(err))
+		_, err = e.svc.Authenticate(context.Background(), adminValue)
+		require.NoError(t, err, "the token still works")
+	})
+	t.Run("an account manager revokes other accounts' tokens", func(t *testing.T) {
+		require.NoError(t, e.svc.RevokeAPIToken(manager, carolTok.ID))
+		_, err := e.svc.Authenticate(context.Background(), carolValue)
+		requireCode(t, telemetryd.EUNAUTHENTICATED, err)
+	})
+	t.Run("a super-admin revokes another super-admin's token", func(t *testing.T) {
+		require.NoError(t, e.svc.RevokeAPIToken(admin, aliceTok.ID))
+		_, err := e.svc.Authenticate(context.Background(), aliceValue)
+		requireCode(t, telemetryd.EUNAUTHENTICATED, err)
+	})
+}
+
+func TestRoleDefinitionsNeedNoPermission(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.svc.CreateAccount(e.admin(t), "reader", userPassword, []string{telemetryd.RoleTelemetryReader})
+	require.NoError(t, err)
+	reader := e.as(t, e.login(t, "reader", userPassword).AccessToken)
+
+	me, err := e.svc.Me(reader)
+	require.NoError(t, err)
+	roles, err := e.svc.RoleDefinitions(reader, append(me.Roles, "deleted-role"))
+	require.NoError(t, err)
+	assert.Equal(t, []*telemetryd.Role{
+		{Name: telemetryd.RoleTelemetryReader, Permissions: []telemetryd.Permission{telemetryd.ReadTelemetry}},
+		{Name: "deleted-role", Permissions: []telemetryd.Permission{}},
+	}, roles, "in the order given; a role without a definition grants nothing")
+
+	_, err = e.svc.RoleDefinitions(context.Background(), me.Roles)
+	requireCode(t, telemetryd.EUNAUTHENTICATED, err)
+}

@@ -30,7 +30,7 @@ const settingJWTSecret = "jwt_secret"
 // restarts and replicas sharing the store accept each other's tokens.
 //
 // EINVALID for an adminPassword ValidatePassword refuses or a jwtSecret
-// shorter than 32 bytes; store errors otherwise.
+// shorter than MinSecretLength bytes; store errors otherwise.
 func (s *Service) Bootstrap(ctx context.Context, adminPassword, jwtSecret string) (string, error) {
 	if adminPassword != "" {
 		if err := ValidatePassword(adminPassword); err != nil {
@@ -56,7 +56,7 @@ func (s *Service) Bootstrap(ctx context.Context, adminPassword, jwtSecret string
 			generated = randomString(24) // 32 characters
 			password = generated
 		}
-		if hash, err = hashPassword(password, s.cost); err != nil {
+		if hash, err = s.hashPassword(ctx, password); err != nil {
 			return "", err
 		}
 	}
@@ -123,8 +123,8 @@ func isBuiltinRole(name string) bool {
 // generating it on the first start of the deployment.
 func (s *Service) loadSecret(ctx context.Context, configured string) ([]byte, error) {
 	if configured != "" {
-		if len(configured) < minSecretLength {
-			return nil, telemetryd.Errorf(telemetryd.EINVALID, "jwt secret must be at least %d bytes", minSecretLength)
+		if len(configured) < MinSecretLength {
+			return nil, telemetryd.Errorf(telemetryd.EINVALID, "jwt secret must be at least %d bytes", MinSecretLength)
 		}
 		return []byte(configured), nil
 	}
@@ -133,8 +133,8 @@ func (s *Service) loadSecret(ctx context.Context, configured string) ([]byte, er
 		return nil, fmt.Errorf("reading jwt secret: %w", err)
 	}
 	key, err := base64.StdEncoding.DecodeString(stored)
-	if err != nil || len(key) < minSecretLength {
-		return nil, fmt.Errorf("the stored jwt secret (setting %s) is not base64 of at least %d bytes", settingJWTSecret, minSecretLength)
+	if err != nil || len(key) < MinSecretLength {
+		return nil, fmt.Errorf("the stored jwt secret (setting %s) is not base64 of at least %d bytes", settingJWTSecret, MinSecretLength)
 	}
 	return key, nil
 }

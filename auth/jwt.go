@@ -19,10 +19,11 @@ const (
 	// maxTokenLength refuses over-long bearer tokens before any decoding
 	// work. Real tokens are a few hundred bytes.
 	maxTokenLength = 4096
-	// minSecretLength is the shortest JWT secret accepted: HS256 wants a
-	// key at least as long as its 256-bit output.
-	minSecretLength = 32
 )
+
+// MinSecretLength is the shortest JWT secret, in bytes, that Bootstrap
+// accepts: HS256 wants a key at least as long as its 256-bit output.
+const MinSecretLength = 32
 
 // accessClaims are the claims of an access token.
 type accessClaims struct {

@@ -30,41 +30,52 @@ type Tokens struct {
 var errBadCredentials = telemetryd.Errorf(telemetryd.EUNAUTHENTICATED, "invalid username or password")
 
 // Login checks a username and password and returns new tokens.
-// EUNAUTHENTICATED "invalid username or password" for an unknown
-// username, a wrong password or a disabled account alike;
-// ETOOMANYREQUESTS after five failed attempts for the username within a
-// minute, until that minute has passed.
+// EUNAUTHENTICATED "invalid username or password" for an unknown or
+// invalid username, a wrong or over-long password or a disabled account
+// alike; ETOOMANYREQUESTS after five failed attempts for the username
+// within a minute, until that minute has passed; EUNAVAILABLE when ctx
+// ends while waiting for a bcrypt slot (see Service).
+//
+// Each EUNAUTHENTICATED answer counts as activity.FailedLogins; a
+// throttled attempt does not, since it checked no password.
 func (s *Service) Login(ctx context.Context, username, password string) (*Tokens, error) {
-	if !s.throttle.attempt(username, s.now()) {
-		s.count(activity.FailedLogins)
-		s.audit(ctx, "login.throttled", "", auditUsername(username))
+	// No account has an invalid username and no stored password is longer
+	// than MaxPasswordBytes (ValidatePassword), so such attempts cannot
+	// guess anything and fail at once: they take no throttle entry (a
+	// megabyte username would make one costly) and no bcrypt time.
+	// Answering them fast says nothing about any account.
+	if ValidateUsername(username) != nil || len(password) > MaxPasswordBytes {
+		return nil, s.loginFailed(ctx, username)
+	}
+	key := keyOf(username)
+	if !s.throttle.attempt(key, s.now()) {
+		s.audit(ctx, "login.throttled", "", username)
 		return nil, telemetryd.Errorf(telemetryd.ETOOMANYREQUESTS, "too many failed logins for this username; try again in a minute")
 	}
 	view, err := s.cache.get(ctx, true) // fresh: a login is rare and must see a disabled account
 	if err != nil {
-		s.throttle.release(username)
+		s.throttle.release(key)
 		return nil, err
 	}
 	acc := view.byName[username]
-	hash := s.dummyHash()
-	if acc != nil {
-		hash = []byte(acc.PasswordHash)
-	}
-	// bcrypt would ignore what follows byte 72, and no stored password is
-	// longer: a longer one is wrong, and is cut so it costs no more work.
-	tooLong := len(password) > MaxPasswordBytes
-	if tooLong {
-		password = password[:MaxPasswordBytes]
-	}
 	// Compare even for unknown and disabled accounts, so all failures take
 	// as long.
-	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && !tooLong && acc != nil && !acc.Disabled
-	if !ok {
-		s.count(activity.FailedLogins)
-		s.audit(ctx, "login.failed", "", auditUsername(username))
-		return nil, errBadCredentials
+	var matched bool
+	err = s.withBcryptSlot(ctx, func() {
+		hash := s.dummyHash()
+		if acc != nil {
+			hash = []byte(acc.PasswordHash)
+		}
+		matched = bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	})
+	if err != nil {
+		s.throttle.release(key)
+		return nil, err
 	}
-	s.throttle.forget(username)
+	if !matched || acc == nil || acc.Disabled {
+		return nil, s.loginFailed(ctx, username)
+	}
+	s.throttle.forget(key)
 	tokens, err := s.issue(ctx, acc)
 	if err != nil {
 		return nil, err
@@ -72,6 +83,14 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Tokens
 	s.count(activity.Logins)
 	s.audit(ctx, "login", acc.Username, acc.Username)
 	return tokens, nil
+}
+
+// loginFailed counts and audits a login refused for its credentials and
+// returns the one answer to all of them.
+func (s *Service) loginFailed(ctx context.Context, username string) error {
+	s.count(activity.FailedLogins)
+	s.audit(ctx, "login.failed", "", auditUsername(username))
+	return errBadCredentials
 }
 
 // auditUsername returns what a failed login may log of the username it
@@ -131,7 +150,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	if _, err := s.store.RevokeToken(ctx, tok.ID, s.now()); err != nil {
+	if _, err := s.store.RevokeToken(ctx, tok.ID, telemetryd.Microseconds(s.now())); err != nil {
 		return false, fmt.Errorf("revoking refresh token: %w", err)
 	}
 	actor := tok.AccountID
@@ -149,7 +168,9 @@ func (s *Service) issue(ctx context.Context, acc *telemetryd.Account) (*Tokens, 
 		return nil, err
 	}
 	refresh := refreshTokenPrefix + randomString(32)
-	now := s.now()
+	// Stores keep microseconds: every time this package hands to one is
+	// truncated to them, so what is stored is what was meant.
+	now := telemetryd.Microseconds(s.now())
 	err = s.store.CreateToken(ctx, &telemetryd.Token{
 		ID:        uuid.NewString(),
 		Kind:      telemetryd.RefreshToken,

@@ -14,8 +14,11 @@ const AccessToken telemetryd.TokenKind = "access"
 
 // Principal is the authenticated caller of one request.
 type Principal struct {
+	// AccountID is the id of the caller's account, which never changes.
 	AccountID string
-	Username  string
+	// Username is the account's username when the request was
+	// authenticated, for audit lines and messages.
+	Username string
 	// Roles are the roles in effect: for an access token those it carries
 	// that the account still holds, for an API token the account's current
 	// roles.

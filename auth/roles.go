@@ -29,6 +29,32 @@ func (s *Service) Roles(ctx context.Context) ([]*telemetryd.Role, error) {
 	return out, nil
 }
 
+// RoleDefinitions returns the definitions of the named roles, one per
+// name in the order given; a name no role has (a role deleted since) gives
+// a role granting nothing. It serves the roles listed on accounts, which
+// every caller that may see an account may see defined, so it needs an
+// authenticated caller but no permission, unlike Roles, which lists every
+// role. It reads the cached definitions, which Authenticate uses too.
+// EUNAUTHENTICATED without a caller.
+func (s *Service) RoleDefinitions(ctx context.Context, names []string) ([]*telemetryd.Role, error) {
+	if _, err := Authenticated(ctx); err != nil {
+		return nil, err
+	}
+	view, err := s.cache.get(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*telemetryd.Role, len(names))
+	for i, name := range names {
+		if r := view.roles[name]; r != nil {
+			out[i] = publicRole(r)
+		} else {
+			out[i] = &telemetryd.Role{Name: name, Permissions: []telemetryd.Permission{}}
+		}
+	}
+	return out, nil
+}
+
 // CreateRole creates a role granting perms and returns it. Requires
 // MANAGE_PERMISSIONS and every permission in perms (only SUPER_ADMIN
 // grants SUPER_ADMIN): EUNAUTHENTICATED, EFORBIDDEN. EINVALID naming

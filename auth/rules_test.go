@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -247,4 +249,74 @@ func TestManagingAccountsAndRoles(t *testing.T) {
 	roles, err = e.svc.Roles(admin)
 	require.NoError(t, err)
 	assert.Len(t, roles, 2)
+}
+
+func TestConcurrentRemovalsLeaveASuperAdmin(t *testing.T) {
+	cases := []struct {
+		name string
+		// loser is the code of the later request: it finds no other
+		// super-admin to spare (CONFLICT), or that it has lost
+		// SUPER_ADMIN itself (FORBIDDEN) or been disabled
+		// (UNAUTHENTICATED).
+		loser string
+		// remove has the caller remove SUPER_ADMIN from one of the two
+		// super-admins: self is the caller's username, other the other's.
+		remove func(e *env, ctx context.Context, self, other string) error
+	}{
+		{"each revoking the other's role", telemetryd.EFORBIDDEN, func(e *env, ctx context.Context, _, other string) error {
+			_, err := e.svc.RevokeRole(ctx, other, telemetryd.RoleSuperAdmin)
+			return err
+		}},
+		{"each revoking its own role", telemetryd.ECONFLICT, func(e *env, ctx context.Context, self, _ string) error {
+			_, err := e.svc.RevokeRole(ctx, self, telemetryd.RoleSuperAdmin)
+			return err
+		}},
+		{"each disabling the other", telemetryd.EUNAUTHENTICATED, func(e *env, ctx context.Context, _, other string) error {
+			_, err := e.svc.SetAccountDisabled(ctx, other, true)
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" leaves one", func(t *testing.T) {
+			e := newEnv(t)
+			_, err := e.svc.CreateAccount(e.admin(t), "alice", userPassword, []string{telemetryd.RoleSuperAdmin})
+			require.NoError(t, err)
+			callers := map[string]context.Context{
+				telemetryd.AdminUsername: e.admin(t),
+				"alice":                  e.as(t, e.login(t, "alice", userPassword).AccessToken),
+			}
+
+			begin := make(chan struct{})
+			errs := make(chan error, 2)
+			var wg sync.WaitGroup
+			for self, other := range map[string]string{telemetryd.AdminUsername: "alice", "alice": telemetryd.AdminUsername} {
+				wg.Go(func() {
+					<-begin
+					errs <- tc.remove(e, callers[self], self, other)
+				})
+			}
+			close(begin)
+			wg.Wait()
+			close(errs)
+
+			var failed []error
+			for err := range errs {
+				if err != nil {
+					failed = append(failed, err)
+				}
+			}
+			require.Len(t, failed, 1, "exactly one removal succeeds")
+			requireCode(t, tc.loser, failed[0])
+
+			access, err := e.store.Access(context.Background())
+			require.NoError(t, err)
+			supers := 0
+			for _, acc := range access.Accounts {
+				if !acc.Disabled && slices.Contains(acc.Roles, telemetryd.RoleSuperAdmin) {
+					supers++
+				}
+			}
+			assert.Equal(t, 1, supers)
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -18,11 +19,23 @@ const (
 // throttle counts login attempts per username. An attempt counts before
 // its password is checked, so many concurrent guesses cannot all slip in
 // before the first failure is recorded; a success forgets the count.
+//
+// Entries are keyed by a throttleKey, never by the username itself, so an
+// entry takes the same few bytes however long the name a client sent (Login
+// also refuses invalid usernames before they get here).
 type throttle struct {
 	max int
 
 	mu      sync.Mutex
-	windows map[string]*attempts
+	windows map[throttleKey]*attempts
+}
+
+// throttleKey is the SHA-256 hash of a username. Colliding two usernames'
+// counts would take a SHA-256 collision.
+type throttleKey [sha256.Size]byte
+
+func keyOf(username string) throttleKey {
+	return sha256.Sum256([]byte(username))
 }
 
 type attempts struct {
@@ -31,22 +44,22 @@ type attempts struct {
 }
 
 func newThrottle(max int) *throttle {
-	return &throttle{max: max, windows: make(map[string]*attempts)}
+	return &throttle{max: max, windows: make(map[throttleKey]*attempts)}
 }
 
-// attempt records an attempt for username at now and reports whether it
-// may proceed.
-func (t *throttle) attempt(username string, now time.Time) bool {
+// attempt records an attempt for the username keyed k at now and reports
+// whether it may proceed.
+func (t *throttle) attempt(k throttleKey, now time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	w := t.windows[username]
+	w := t.windows[k]
 	if w != nil && !now.Before(w.start.Add(throttleWindow)) {
 		w = nil // the window has passed
 	}
 	if w == nil {
 		t.makeRoom(now)
 		w = &attempts{start: now}
-		t.windows[username] = w
+		t.windows[k] = w
 	}
 	if w.n >= maxLoginAttempts {
 		return false
@@ -55,20 +68,20 @@ func (t *throttle) attempt(username string, now time.Time) bool {
 	return true
 }
 
-// forget drops username's count: after a successful login, or an attempt
-// that failed for a reason other than its credentials.
-func (t *throttle) forget(username string) {
+// forget drops the count of the username keyed k, after a successful
+// login.
+func (t *throttle) forget(k throttleKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.windows, username)
+	delete(t.windows, k)
 }
 
-// release takes back one attempt, for one that failed for a reason other
-// than its credentials (the store being down).
-func (t *throttle) release(username string) {
+// release takes back one attempt, for one that ended before its password
+// was checked (the store down, the server too busy).
+func (t *throttle) release(k throttleKey) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if w := t.windows[username]; w != nil && w.n > 0 {
+	if w := t.windows[k]; w != nil && w.n > 0 {
 		w.n--
 	}
 }
@@ -81,17 +94,17 @@ func (t *throttle) makeRoom(now time.Time) {
 		return
 	}
 	var oldest *attempts
-	var oldestName string
-	for name, w := range t.windows {
+	var oldestKey throttleKey
+	for k, w := range t.windows {
 		if !now.Before(w.start.Add(throttleWindow)) {
-			delete(t.windows, name)
+			delete(t.windows, k)
 			continue
 		}
 		if oldest == nil || w.start.Before(oldest.start) {
-			oldest, oldestName = w, name
+			oldest, oldestKey = w, k
 		}
 	}
 	if len(t.windows) >= t.max {
-		delete(t.windows, oldestName)
+		delete(t.windows, oldestKey)
 	}
 }

@@ -4,10 +4,8 @@
 package graph
 
 import (
-	"slices"
 	"strings"
 
-	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
 	"github.com/telemetryd/telemetryd/telemetry"
 )
@@ -41,21 +39,6 @@ func orDefault(n *int, def int) int {
 		return def
 	}
 	return *n
-}
-
-// rolesNamed returns the definitions of the named roles, in the order
-// named; a name with no definition shows with no permissions.
-func rolesNamed(names []string, defined []*telemetryd.Role) []*telemetryd.Role {
-	out := make([]*telemetryd.Role, 0, len(names))
-	for _, name := range names {
-		i := slices.IndexFunc(defined, func(r *telemetryd.Role) bool { return r.Name == name })
-		if i < 0 {
-			out = append(out, &telemetryd.Role{Name: name, Permissions: []telemetryd.Permission{}})
-			continue
-		}
-		out = append(out, defined[i])
-	}
-	return out
 }
 
 func authPayload(t *auth.Tokens) *AuthPayload {

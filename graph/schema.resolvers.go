@@ -16,11 +16,7 @@ import (
 
 // Roles is the resolver for the roles field.
 func (r *accountResolver) Roles(ctx context.Context, obj *telemetryd.Account) ([]*telemetryd.Role, error) {
-	defined, err := r.Auth.Roles(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return rolesNamed(obj.Roles, defined), nil
+	return r.Auth.RoleDefinitions(ctx, obj.Roles)
 }
 
 // ExpiresAt is the resolver for the expiresAt field.

@@ -178,3 +178,20 @@ func TestRunAndSendThroughGraphQL(t *testing.T) {
 	_, err := time.Parse(time.RFC3339, *sent.SendTelemetrySnapshot.RemoteSendAt)
 	assert.NoError(t, err)
 }
+
+func TestAReaderSeesItsOwnRoles(t *testing.T) {
+	e := start(t)
+	reader := e.account("reader", "telemetry-reader")
+	var data struct {
+		Me struct {
+			Roles []struct {
+				Name        string
+				Permissions []string
+			}
+		}
+	}
+	e.mustGraphQL(reader, `{ me { roles { name permissions } } }`, nil, &data)
+	require.Len(t, data.Me.Roles, 1)
+	assert.Equal(t, "telemetry-reader", data.Me.Roles[0].Name)
+	assert.Equal(t, []string{"READ_TELEMETRY"}, data.Me.Roles[0].Permissions)
+}

@@ -99,7 +99,7 @@ func (s *Server) writeDomainError(w http.ResponseWriter, r *http.Request, err er
 	case code == telemetryd.EINTERNAL:
 		s.Logger.Error("request failed", "path", r.URL.Path, "err", err)
 	case code == telemetryd.EUNAVAILABLE:
-		s.Logger.Warn("store unavailable", "path", r.URL.Path, "err", err)
+		s.Logger.Warn("request could not be served now", "path", r.URL.Path, "err", err)
 	case code == telemetryd.EUNAUTHENTICATED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="telemetryd"`)
 	}

@@ -138,8 +138,8 @@ func (c *serveConfig) validate() error {
 			return fmt.Errorf("--admin-password: %v", err)
 		}
 	}
-	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
-		return fmt.Errorf("--jwt-secret must be at least 32 characters")
+	if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinSecretLength {
+		return fmt.Errorf("--jwt-secret must be at least %d bytes", auth.MinSecretLength)
 	}
 	if c.AccessTokenTTL <= 0 {
 		return fmt.Errorf("--access-token-ttl must be positive")
