@@ -48,19 +48,25 @@ type Snapshots interface {
 	// LatestSnapshot returns the deployment's newest snapshot, or ENOTFOUND.
 	LatestSnapshot(ctx context.Context, deploymentID string) (*telemetryd.Snapshot, error)
 	// UpdateSendStatus records a remote send outcome and returns the
-	// updated snapshot, or ENOTFOUND.
+	// updated snapshot; ENOTFOUND for an unknown id, EINVALID for an
+	// unknown status.
 	UpdateSendStatus(ctx context.Context, id string, status telemetryd.SendStatus, at time.Time, reason string) (*telemetryd.Snapshot, error)
-	// UnsentSnapshots returns up to limit snapshots, oldest first, that
-	// failed to send or are still pending and were created before
-	// pendingBefore.
-	UnsentSnapshots(ctx context.Context, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error)
+	// UnsentSnapshots returns up to limit snapshots of the deployment,
+	// oldest first, that failed to send or are still pending and were
+	// created before pendingBefore. Imported snapshots of other
+	// deployments are never among them: they are not this deployment's
+	// to send.
+	UnsentSnapshots(ctx context.Context, deploymentID string, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error)
 	// DeleteSnapshotsBefore deletes snapshots created before t and returns
 	// how many it deleted.
 	DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, error)
-	// ImportSnapshots stores validated snapshots all or nothing. A record
-	// identical to a stored one is skipped; an id stored with other
-	// content, or a deployment day already taken by another id, fails the
-	// whole import with ECONFLICT naming every such id.
+	// ImportSnapshots stores snapshots all or nothing. The batch is first
+	// checked on its own by CheckImport (EINVALID naming each malformed
+	// record, ECONFLICT naming each id or deployment day it holds twice).
+	// A record Identical to a stored one is skipped, keeping the stored
+	// send status; an id stored with other content, or a deployment day
+	// already taken by another id, fails the whole import with ECONFLICT
+	// naming every such id.
 	ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapshot) (ImportResult, error)
 }
 
@@ -125,18 +131,23 @@ type Activity interface {
 }
 
 // Stats describes what a backend holds, for the daily telemetry: kinds and
-// counts, never content. Neo4j reads its counts from the count store, in
-// constant time.
+// counts, never content, and never the names of anything but telemetryd's
+// own data. Neo4j reads its counts from the count store, in constant time.
 type Stats struct {
 	// DatabaseType is "neo4j-community", "neo4j-enterprise" or "bbolt".
 	DatabaseType string
 	// ServerVersion is the database's version; empty when unknown.
 	ServerVersion string
-	// Nodes and Relationships count everything stored.
+	// Nodes and Relationships count everything the database holds; on a
+	// Neo4j shared with other applications that includes their data.
 	Nodes         int64
 	Relationships int64
-	// NodesByLabel and RelationshipsByType break the counts down; the
-	// embedded store reports its record kinds as labels.
+	// NodesByLabel breaks the node count down by telemetryd's own labels
+	// only, each present even at zero: a shared Neo4j's other labels are
+	// other applications' names and stay out of the telemetry. The
+	// embedded store reports its record kinds as the labels Neo4j gives
+	// them. RelationshipsByType does the same for telemetryd's own
+	// relationship types; it writes none, so the map is empty (never nil).
 	NodesByLabel        map[string]int64
 	RelationshipsByType map[string]int64
 	// Constraints and Indexes count the database's own.

@@ -78,7 +78,7 @@ func readAccess(tx *bolt.Tx) (*store.Access, error) {
 // not call the store: its transaction is open. When fn fails nothing is
 // stored and its error is returned. ECONFLICT when fn leaves two accounts
 // with one username or id, or two roles with one name; EINVALID for a nil
-// entry or an empty username or role name.
+// entry, an account without an id or username, or a role without a name.
 func (s *Store) UpdateAccess(ctx context.Context, fn func(*store.Access) error) error {
 	var fnErr error
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -110,11 +110,11 @@ func encodeAccess(a *store.Access) (accounts, roles map[string][]byte, err error
 	ids := make(map[string]bool, len(a.Accounts))
 	for _, acc := range a.Accounts {
 		switch {
-		case acc == nil || acc.Username == "":
-			return nil, nil, telemetryd.Errorf(telemetryd.EINVALID, "an account needs a username")
+		case acc == nil || acc.ID == "" || acc.Username == "":
+			return nil, nil, telemetryd.Errorf(telemetryd.EINVALID, "an account needs an id and a username")
 		case accounts[acc.Username] != nil:
 			return nil, nil, telemetryd.Errorf(telemetryd.ECONFLICT, "account %s already exists", acc.Username)
-		case acc.ID != "" && ids[acc.ID]:
+		case ids[acc.ID]:
 			return nil, nil, telemetryd.Errorf(telemetryd.ECONFLICT, "account id %s is already taken", acc.ID)
 		}
 		ids[acc.ID] = true

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -89,12 +88,17 @@ func lastBefore(c *bolt.Cursor, key []byte) (k, v []byte) {
 	return c.Prev()
 }
 
-func decode(v []byte) (*telemetryd.Snapshot, error) {
+// decode reads the record stored under snapshot key k. A record that is
+// not valid JSON (a damaged or hand-edited file) fails to decode, with an
+// internal error naming its id, so every call that reads it fails rather
+// than hand out data that is not JSON; a damaged record that still
+// decodes fails its checksum, which verify reports by id.
+func decode(k, v []byte) (*telemetryd.Snapshot, error) {
 	s := new(telemetryd.Snapshot)
 	// UnmarshalJSON copies what it keeps, so s outlives the transaction
 	// whose memory v points into.
 	if err := s.UnmarshalJSON(v); err != nil {
-		return nil, fmt.Errorf("decoding stored snapshot: %w", err)
+		return nil, fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
 	}
 	return s, nil
 }
@@ -112,6 +116,16 @@ func encode(s *telemetryd.Snapshot) ([]byte, error) {
 
 func unsent(status telemetryd.SendStatus) bool {
 	return status == telemetryd.SendPending || status == telemetryd.SendFailed
+}
+
+// unsentPrefix groups a deployment's entries in the unsent index.
+func unsentPrefix(deploymentID string) []byte { return lengthPrefixed(nil, deploymentID) }
+
+// unsentKey is the unsent index key of the snapshot under snapshot key k:
+// its deployment, then k, so each deployment's unsent snapshots are one
+// key range, oldest first.
+func unsentKey(deploymentID string, k []byte) []byte {
+	return append(unsentPrefix(deploymentID), k...)
 }
 
 // conflict says why s cannot be stored beside what tx holds, or "".
@@ -141,7 +155,7 @@ func entries(s *telemetryd.Snapshot, value []byte, counts countDeltas) []entry {
 		{bucketSnapshotDays, deploymentDayKey(s.DeploymentID, telemetryd.Day(s.CreatedAt)), k},
 	}
 	if unsent(s.RemoteSendStatus) {
-		es = append(es, entry{bucketSnapshotUnsent, k, []byte(s.RemoteSendStatus)})
+		es = append(es, entry{bucketSnapshotUnsent, unsentKey(s.DeploymentID, k), []byte(s.RemoteSendStatus)})
 	}
 	counts.add(keyPosition(k), 1)
 	return es
@@ -199,7 +213,7 @@ func (s *Store) Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, 
 			return telemetryd.Errorf(telemetryd.ENOTFOUND, "snapshot %s not found", id)
 		}
 		var err error
-		snap, err = decode(tx.Bucket(bucketSnapshots).Get(k))
+		snap, err = decode(k, tx.Bucket(bucketSnapshots).Get(k))
 		return err
 	})
 	if err != nil {
@@ -212,7 +226,8 @@ func (s *Store) Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, 
 // first, and how many match in all, from one read transaction. A Limit
 // below 1 means telemetryd.DefaultLimit. The count reads counters, not
 // records (see count.go); the page skips Offset keys without decoding
-// them, so deep offsets cost a key walk.
+// them, so deep offsets cost a key walk. A damaged record on the page
+// fails the whole listing (see decode).
 func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
 	limit := f.Limit
 	if limit < 1 {
@@ -235,7 +250,7 @@ func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*tele
 			k, v = c.Prev()
 		}
 		for ; above(lo, k) && len(page) < limit; k, v = c.Prev() {
-			snap, err := decode(v)
+			snap, err := decode(k, v)
 			if err != nil {
 				return err
 			}
@@ -286,7 +301,7 @@ func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*
 			}
 			var last []byte
 			for size := 0; above(lo, k) && len(batch) < eachBatch && size < eachBatchBytes; k, v = c.Prev() {
-				snap, err := decode(v)
+				snap, err := decode(k, v)
 				if err != nil {
 					return err
 				}
@@ -328,7 +343,7 @@ func (s *Store) LatestSnapshot(ctx context.Context, deploymentID string) (*telem
 			return telemetryd.Errorf(telemetryd.ENOTFOUND, "deployment %s has no snapshot", deploymentID)
 		}
 		var err error
-		snap, err = decode(tx.Bucket(bucketSnapshots).Get(v))
+		snap, err = decode(v, tx.Bucket(bucketSnapshots).Get(v))
 		return err
 	})
 	if err != nil {
@@ -351,7 +366,7 @@ func (s *Store) UpdateSendStatus(ctx context.Context, id string, status telemetr
 		}
 		k = clone(k)
 		var err error
-		if snap, err = decode(tx.Bucket(bucketSnapshots).Get(k)); err != nil {
+		if snap, err = decode(k, tx.Bucket(bucketSnapshots).Get(k)); err != nil {
 			return err
 		}
 		snap.RemoteSendStatus = status
@@ -364,10 +379,11 @@ func (s *Store) UpdateSendStatus(ctx context.Context, id string, status telemetr
 		if err := tx.Bucket(bucketSnapshots).Put(k, value); err != nil {
 			return err
 		}
+		uk := unsentKey(snap.DeploymentID, k)
 		if unsent(status) {
-			return tx.Bucket(bucketSnapshotUnsent).Put(k, []byte(status))
+			return tx.Bucket(bucketSnapshotUnsent).Put(uk, []byte(status))
 		}
-		return tx.Bucket(bucketSnapshotUnsent).Delete(k)
+		return tx.Bucket(bucketSnapshotUnsent).Delete(uk)
 	})
 	if err != nil {
 		return nil, wrap("updating send status of snapshot "+id, err)
@@ -375,23 +391,26 @@ func (s *Store) UpdateSendStatus(ctx context.Context, id string, status telemetr
 	return snap, nil
 }
 
-// UnsentSnapshots returns up to limit snapshots, oldest first, that failed
-// to send or are still pending and were created before pendingBefore. It
-// walks the index of pending and failed snapshots only.
-func (s *Store) UnsentSnapshots(ctx context.Context, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error) {
+// UnsentSnapshots returns up to limit snapshots of the deployment, oldest
+// first, that failed to send or are still pending and were created before
+// pendingBefore. It walks the deployment's range of the index of pending
+// and failed snapshots only.
+func (s *Store) UnsentSnapshots(ctx context.Context, deploymentID string, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error) {
 	out := []*telemetryd.Snapshot{}
 	if limit < 1 {
 		return out, ctx.Err()
 	}
 	before := positionCeil(pendingBefore)
+	prefix := unsentPrefix(deploymentID)
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		snaps := tx.Bucket(bucketSnapshots)
 		c := tx.Bucket(bucketSnapshotUnsent).Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+		for uk, v := c.Seek(prefix); bytes.HasPrefix(uk, prefix) && len(out) < limit; uk, v = c.Next() {
+			k := uk[len(prefix):]
 			if telemetryd.SendStatus(v) != telemetryd.SendFailed && keyPosition(k) >= before {
 				continue
 			}
-			snap, err := decode(snaps.Get(k))
+			snap, err := decode(k, snaps.Get(k))
 			if err != nil {
 				return err
 			}
@@ -414,7 +433,7 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 		deleted = 0
 		snaps := tx.Bucket(bucketSnapshots)
 		type victim struct {
-			key, dayKey []byte
+			key, dayKey, unsentKey []byte
 		}
 		// Collected first: deleting under a bbolt cursor skips keys.
 		var victims []victim
@@ -426,7 +445,11 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 			if err := json.Unmarshal(v, &head); err != nil {
 				return fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
 			}
-			victims = append(victims, victim{clone(k), deploymentDayKey(head.DeploymentID, telemetryd.Day(keyTime(k)))})
+			victims = append(victims, victim{
+				key:       clone(k),
+				dayKey:    deploymentDayKey(head.DeploymentID, telemetryd.Day(keyTime(k))),
+				unsentKey: unsentKey(head.DeploymentID, k),
+			})
 		}
 		counts := countDeltas{}
 		for _, vic := range victims {
@@ -439,7 +462,7 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 			if err := tx.Bucket(bucketSnapshotDays).Delete(vic.dayKey); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketSnapshotUnsent).Delete(vic.key); err != nil {
+			if err := tx.Bucket(bucketSnapshotUnsent).Delete(vic.unsentKey); err != nil {
 				return err
 			}
 			counts.add(keyPosition(vic.key), -1)
@@ -453,17 +476,18 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 	return deleted, nil
 }
 
-// ImportSnapshots stores validated snapshots all or nothing, in one write
-// transaction that checks every record before writing any.
-//
-// A record is identical to a stored one when both carry the same checksum
-// and their sealed members hash alike: the content the checksum covers is
-// the same, so it is skipped and the stored copy keeps its own
-// remote_send_* fields, which change after sealing and record what this
-// server did with its copy. An id stored with other sealed content, a
-// deployment day taken by another id, or one id twice with different
-// content fails the import with one ECONFLICT naming every such id.
+// ImportSnapshots stores snapshots all or nothing, in one write
+// transaction that checks every record before writing any. The batch is
+// first checked on its own by store.CheckImport: EINVALID naming each
+// malformed record, ECONFLICT naming each id or deployment day it holds
+// twice. A record store.Identical to a stored one is skipped and counted
+// as unchanged, and the stored copy keeps its own remote_send_* fields.
+// An id stored with other sealed content, or a deployment day taken by
+// another id, fails the import with one ECONFLICT naming every such id.
 func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapshot) (store.ImportResult, error) {
+	if err := store.CheckImport(snaps); err != nil {
+		return store.ImportResult{}, err
+	}
 	values := make([][]byte, len(snaps))
 	for i, snap := range snaps {
 		var err error
@@ -476,23 +500,13 @@ func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapsho
 		res = store.ImportResult{}
 		var problems []string
 		create := make([]bool, len(snaps))
-		seenIDs := make(map[string]*telemetryd.Snapshot, len(snaps))
-		seenDays := make(map[string]string, len(snaps))
 		for i, snap := range snaps {
-			if prev, ok := seenIDs[snap.ID]; ok {
-				if !identical(prev, snap) {
-					problems = append(problems, snap.ID+": appears twice with different content")
-				}
-				res.Unchanged++
-				continue
-			}
-			seenIDs[snap.ID] = snap
 			if k := tx.Bucket(bucketSnapshotIDs).Get([]byte(snap.ID)); k != nil {
-				stored, err := decode(tx.Bucket(bucketSnapshots).Get(k))
+				stored, err := decode(k, tx.Bucket(bucketSnapshots).Get(k))
 				if err != nil {
 					return err
 				}
-				if identical(stored, snap) {
+				if store.Identical(stored, snap) {
 					res.Unchanged++
 				} else {
 					problems = append(problems, snap.ID+": stored with other content")
@@ -500,20 +514,14 @@ func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapsho
 				continue
 			}
 			day := telemetryd.Day(snap.CreatedAt)
-			dayKey := deploymentDayKey(snap.DeploymentID, day)
-			if k := tx.Bucket(bucketSnapshotDays).Get(dayKey); k != nil {
+			if k := tx.Bucket(bucketSnapshotDays).Get(deploymentDayKey(snap.DeploymentID, day)); k != nil {
 				problems = append(problems, fmt.Sprintf("%s: deployment %s already has snapshot %s on %s", snap.ID, snap.DeploymentID, keyID(k), day))
 				continue
 			}
-			if other, ok := seenDays[string(dayKey)]; ok {
-				problems = append(problems, fmt.Sprintf("%s: deployment %s has snapshot %s on %s in the same import", snap.ID, snap.DeploymentID, other, day))
-				continue
-			}
-			seenDays[string(dayKey)] = snap.ID
 			create[i] = true
 		}
 		if len(problems) > 0 {
-			return telemetryd.Errorf(telemetryd.ECONFLICT, "nothing imported, %d conflicting snapshots: %s", len(problems), strings.Join(problems, "; "))
+			return store.ImportConflict(problems)
 		}
 		counts := countDeltas{}
 		var es []entry
@@ -532,17 +540,4 @@ func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapsho
 		return store.ImportResult{}, wrap("importing snapshots", err)
 	}
 	return res, nil
-}
-
-// identical reports whether a and b carry the same checksum over the same
-// sealed content. Comparing canonical hashes rather than bytes makes data
-// that differs only in key order or spacing the same, as the checksum
-// does.
-func identical(a, b *telemetryd.Snapshot) bool {
-	if a.ID != b.ID || a.Checksum != b.Checksum {
-		return false
-	}
-	sa, errA := a.ComputeChecksum()
-	sb, errB := b.ComputeChecksum()
-	return errA == nil && errB == nil && sa == sb
 }

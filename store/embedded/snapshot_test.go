@@ -172,3 +172,33 @@ func TestCountsMatchRecords(t *testing.T) {
 		}))
 	})
 }
+
+// A record is damaged on disk only by hand or by a failing disk: decoding
+// it then fails every read that reaches it with an internal error naming
+// it, rather than handing out data that is not JSON. Other records stay
+// readable.
+func TestDamagedRecordFailsReadsNamingIt(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	base := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+	good := storetest.NewSnapshot(t, "dep-a", base, nil, 64)
+	damaged := storetest.NewSnapshot(t, "dep-b", base.Add(time.Hour), nil, 64)
+	require.NoError(t, s.CreateSnapshot(ctx, good))
+	require.NoError(t, s.CreateSnapshot(ctx, damaged))
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		k := tx.Bucket(bucketSnapshotIDs).Get([]byte(damaged.ID))
+		v := tx.Bucket(bucketSnapshots).Get(k)
+		return tx.Bucket(bucketSnapshots).Put(clone(k), clone(v[:len(v)/2]))
+	}))
+
+	_, err := s.Snapshot(ctx, damaged.ID)
+	assert.Equal(t, telemetryd.EINTERNAL, telemetryd.ErrorCode(err), "error: %v", err)
+	assert.ErrorContains(t, err, damaged.ID)
+	_, _, err = s.ListSnapshots(ctx, telemetryd.Filter{})
+	assert.Equal(t, telemetryd.EINTERNAL, telemetryd.ErrorCode(err), "error: %v", err)
+	assert.ErrorContains(t, err, damaged.ID)
+
+	got, err := s.Snapshot(ctx, good.ID)
+	require.NoError(t, err)
+	assert.True(t, got.ChecksumValid())
+}

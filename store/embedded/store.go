@@ -5,6 +5,7 @@ package embedded
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -37,8 +38,9 @@ var (
 	bucketSnapshotIDs = []byte("snapshot_ids")
 	// deploymentDayKey(deployment, day) → snapshotKey.
 	bucketSnapshotDays = []byte("snapshot_days")
-	// snapshotKey → status, for pending and failed snapshots only.
-	bucketSnapshotUnsent = []byte("snapshot_unsent")
+	// unsentKey(deployment, snapshotKey) → status, for pending and failed
+	// snapshots only.
+	bucketSnapshotUnsent = []byte("snapshot_unsent_by_deployment")
 	// countKey(level, position) → how many snapshots the time span holds.
 	bucketSnapshotCounts = []byte("snapshot_counts")
 	// key → value.
@@ -56,6 +58,10 @@ var (
 	// day + "/" + counter → int64.
 	bucketActivity = []byte("activity")
 )
+
+// legacyBucketSnapshotUnsent is the unsent index of files written before it
+// was keyed by deployment: snapshotKey → status. Open replaces it.
+var legacyBucketSnapshotUnsent = []byte("snapshot_unsent")
 
 var allBuckets = [][]byte{
 	bucketSnapshots, bucketSnapshotIDs, bucketSnapshotDays, bucketSnapshotUnsent, bucketSnapshotCounts,
@@ -97,13 +103,42 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		return migrateUnsent(tx)
 	})
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("creating buckets in %s: %w", dir, err)
 	}
 	return &Store{db: db}, nil
+}
+
+// migrateUnsent moves the entries of a file's legacy unsent index into
+// the index keyed by deployment, reading each snapshot's deployment from
+// its record, and drops the legacy bucket. It does nothing on files
+// written since.
+func migrateUnsent(tx *bolt.Tx) error {
+	legacy := tx.Bucket(legacyBucketSnapshotUnsent)
+	if legacy == nil {
+		return nil
+	}
+	snaps, index := tx.Bucket(bucketSnapshots), tx.Bucket(bucketSnapshotUnsent)
+	err := legacy.ForEach(func(k, status []byte) error {
+		v := snaps.Get(k)
+		if v == nil {
+			return nil // an index entry without its record: nothing to send
+		}
+		var head struct {
+			DeploymentID string `json:"deployment_id"`
+		}
+		if err := json.Unmarshal(v, &head); err != nil {
+			return fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
+		}
+		return index.Put(unsentKey(head.DeploymentID, k), clone(status))
+	})
+	if err != nil {
+		return fmt.Errorf("migrating the unsent snapshot index: %w", err)
+	}
+	return tx.DeleteBucket(legacyBucketSnapshotUnsent)
 }
 
 // Close releases the file and its lock, waiting for running transactions.

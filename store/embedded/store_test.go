@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/store"
@@ -97,7 +98,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	latest, err := s.LatestSnapshot(ctx, "dep")
 	require.NoError(t, err)
 	assert.Equal(t, snap.ID, latest.ID)
-	unsent, err := s.UnsentSnapshots(ctx, day, 10)
+	unsent, err := s.UnsentSnapshots(ctx, "dep", day, 10)
 	require.NoError(t, err)
 	assert.Len(t, unsent, 1)
 	v, err := s.SetSettingIfAbsent(ctx, "k", "v2")
@@ -117,4 +118,53 @@ func TestReopenKeepsEverything(t *testing.T) {
 	assert.Equal(t, map[string]int64{"logins": 3}, activity)
 	err = s.CreateSnapshot(ctx, storetest.NewSnapshot(t, "dep", day.Add(time.Hour), nil, 64))
 	assert.Equal(t, telemetryd.ECONFLICT, telemetryd.ErrorCode(err), "day index survives reopen")
+}
+
+// A file written before the unsent index was keyed by deployment has its
+// legacy index moved over on open.
+func TestOpenMigratesLegacyUnsentIndex(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 22, 2, 17, 5, 0, time.UTC)
+	s, err := open(dir, 50*time.Millisecond)
+	require.NoError(t, err)
+	mine := storetest.NewSnapshot(t, "dep-a", day, nil, 64)
+	theirs := storetest.NewSnapshot(t, "dep-b", day, nil, 64)
+	sent := storetest.NewSnapshot(t, "dep-a", day.AddDate(0, 0, 1), mine, 64)
+	sent.RemoteSendStatus = telemetryd.SendSent
+	_, err = s.ImportSnapshots(ctx, []*telemetryd.Snapshot{mine, theirs, sent})
+	require.NoError(t, err)
+	// Rewrite the index as the previous release kept it.
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		legacy, err := tx.CreateBucket(legacyBucketSnapshotUnsent)
+		if err != nil {
+			return err
+		}
+		for _, snap := range []*telemetryd.Snapshot{mine, theirs} {
+			if err := legacy.Put(snapshotKey(snap), []byte(telemetryd.SendPending)); err != nil {
+				return err
+			}
+		}
+		if err := tx.DeleteBucket(bucketSnapshotUnsent); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(bucketSnapshotUnsent)
+		return err
+	}))
+	require.NoError(t, s.Close())
+
+	s = openTest(t, dir)
+
+	got, err := s.UnsentSnapshots(ctx, "dep-a", day.AddDate(0, 0, 2), 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, mine.ID, got[0].ID)
+	got, err = s.UnsentSnapshots(ctx, "dep-b", day.AddDate(0, 0, 2), 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, theirs.ID, got[0].ID)
+	require.NoError(t, s.db.View(func(tx *bolt.Tx) error {
+		assert.Nil(t, tx.Bucket(legacyBucketSnapshotUnsent), "the legacy index is dropped")
+		return nil
+	}))
 }

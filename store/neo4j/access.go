@@ -38,9 +38,12 @@ func (s *Store) Access(ctx context.Context) (*store.Access, error) {
 // across replicas and fn always sees the latest committed state. Accounts
 // are matched by username and roles by name: added, modified and removed
 // ones are written. When fn returns an error nothing is stored and that
-// error is returned. If the transaction hits a transient error (such as a
-// deadlock) it is retried, and fn runs again on a fresh read; fn must
-// only change the Access it is given.
+// error is returned. ECONFLICT when fn leaves two accounts with one
+// username or id, or two roles with one name; EINVALID for a nil entry,
+// an account without an id or username, or a role without a name. If the
+// transaction hits a transient error (such as a deadlock) it is retried,
+// and fn runs again on a fresh read; fn must only change the Access it is
+// given.
 func (s *Store) UpdateAccess(ctx context.Context, fn func(*store.Access) error) error {
 	var fnErr error
 	_, err := write(ctx, s, "updating access", func(tx driver.ManagedTransaction) (struct{}, error) {
@@ -112,15 +115,19 @@ func writeAccess(ctx context.Context, tx driver.ManagedTransaction, before, afte
 		oldAccounts[a.Username] = a
 	}
 	newAccounts := make(map[string]bool, len(after.Accounts))
+	newIDs := make(map[string]bool, len(after.Accounts))
 	var upsertAccounts []map[string]any
 	for _, a := range after.Accounts {
 		switch {
 		case a == nil || a.Username == "" || a.ID == "":
 			return telemetryd.Errorf(telemetryd.EINVALID, "an account needs an id and a username")
 		case newAccounts[a.Username]:
-			return telemetryd.Errorf(telemetryd.EINVALID, "account %s appears twice", a.Username)
+			return telemetryd.Errorf(telemetryd.ECONFLICT, "account %s already exists", a.Username)
+		case newIDs[a.ID]:
+			return telemetryd.Errorf(telemetryd.ECONFLICT, "account id %s is already taken", a.ID)
 		}
 		newAccounts[a.Username] = true
+		newIDs[a.ID] = true
 		if old, ok := oldAccounts[a.Username]; !ok || !sameAccount(old, a) {
 			upsertAccounts = append(upsertAccounts, accountProps(a))
 		}
@@ -143,7 +150,7 @@ func writeAccess(ctx context.Context, tx driver.ManagedTransaction, before, afte
 		case r == nil || r.Name == "":
 			return telemetryd.Errorf(telemetryd.EINVALID, "a role needs a name")
 		case newRoles[r.Name]:
-			return telemetryd.Errorf(telemetryd.EINVALID, "role %s appears twice", r.Name)
+			return telemetryd.Errorf(telemetryd.ECONFLICT, "role %s already exists", r.Name)
 		}
 		newRoles[r.Name] = true
 		if old, ok := oldRoles[r.Name]; !ok || !sameRole(old, r) {

@@ -11,16 +11,16 @@ import (
 
 // Queries under test, for the plan tests of package neo4j_test.
 var (
-	ListQuery              = listQuery
-	CountQuery             = countQuery
-	NodeCountQuery         = nodeCountQuery
-	RelationshipCountQuery = relationshipCountQuery
+	ListQuery      = listQuery
+	CountQuery     = countQuery
+	NodeCountQuery = nodeCountQuery
 )
 
 // Fixed queries under test.
 const (
-	LatestQuery = latestQuery
-	UnsentQuery = unsentQuery
+	LatestQuery            = latestQuery
+	UnsentQuery            = unsentQuery
+	RelationshipCountQuery = relationshipCountQuery
 )
 
 // PlanStep is one operator of a query plan and its details, such as the
@@ -38,7 +38,7 @@ func (p PlanStep) String() string { return p.Operator + " " + p.Details }
 // only single-child paths are faithful.
 func Explain(ctx context.Context, s *Store, query string, params map[string]any) ([]PlanStep, error) {
 	sess := s.session(ctx, driver.AccessModeRead)
-	defer sess.Close(ctx)
+	defer release(ctx, sess.Close)
 	res, err := sess.Run(ctx, "EXPLAIN "+query, params)
 	if err != nil {
 		return nil, err

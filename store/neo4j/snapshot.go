@@ -27,6 +27,75 @@ const deleteBatch = 5000
 // little, large enough to keep round trips few.
 const streamFetchSize = 250
 
+// snapshotsLock names the (:TelemetrydLock) node that lets ListSnapshots
+// read its page and count from one state of the snapshots. Neo4j reads
+// committed data statement by statement, so the two queries may see
+// different commits; worse, a commit becomes visible in steps (node and
+// property records, then counts, then index entries), so even a version
+// number written with the snapshots can be visible before the snapshots
+// are. The node therefore carries two numbers:
+//
+//   - version: every write that adds or removes snapshots
+//     (CreateSnapshot, ImportSnapshots, DeleteSnapshotsBefore) increments
+//     it first thing in its transaction, which takes the node's write
+//     lock until that transaction is committed and applied in full. The
+//     lock also orders those writes, so they cannot deadlock on each
+//     other, and lets an import's checks see every earlier write.
+//   - applied: set to version by settleSnapshots while holding the lock,
+//     that is once every write up to that version is applied in full.
+//
+// A listing trusts what it read only when applied equals version, before
+// and after its queries, with neither changed.
+const snapshotsLock = "snapshots"
+
+// listAttempts bounds how often ListSnapshots reads again because
+// snapshots were added or removed while it read, and how often it settles
+// a version before giving up.
+const listAttempts = 20
+
+// bumpSnapshotsVersion takes the snapshots lock and increments its version.
+func bumpSnapshotsVersion(ctx context.Context, tx driver.ManagedTransaction) error {
+	_, err := run(ctx, tx, `MERGE (v:TelemetrydLock {name: $name})
+		SET v.version = coalesce(v.version, 0) + 1`, map[string]any{"name": snapshotsLock})
+	return err
+}
+
+// snapshotsState is the snapshots lock's version and applied version;
+// both are 0 before the first write.
+type snapshotsState struct{ version, applied int64 }
+
+// settled reports whether every write up to the version is applied.
+func (v snapshotsState) settled() bool { return v.version == v.applied }
+
+func readSnapshotsState(ctx context.Context, tx driver.ManagedTransaction) (snapshotsState, error) {
+	res, err := tx.Run(ctx, `OPTIONAL MATCH (v:TelemetrydLock {name: $name}) RETURN v.version, v.applied`,
+		map[string]any{"name": snapshotsLock})
+	if err != nil {
+		return snapshotsState{}, err
+	}
+	rec, err := res.Single(ctx)
+	if err != nil {
+		return snapshotsState{}, err
+	}
+	version, _ := rec.Values[0].(int64)
+	applied, _ := rec.Values[1].(int64)
+	return snapshotsState{version, applied}, nil
+}
+
+// settleSnapshots waits for the write that holds the snapshots lock, if
+// any, to be applied, and marks the version applied. The first SET takes
+// the lock before the version is read, so the version read is one whose
+// write is applied in full.
+func (s *Store) settleSnapshots(ctx context.Context) error {
+	_, err := write(ctx, s, "settling snapshots version", func(tx driver.ManagedTransaction) (struct{}, error) {
+		_, err := run(ctx, tx, `MATCH (v:TelemetrydLock {name: $name})
+			SET v._lock = true REMOVE v._lock
+			SET v.applied = v.version`, map[string]any{"name": snapshotsLock})
+		return struct{}{}, err
+	})
+	return err
+}
+
 // CreateSnapshot stores a sealed snapshot. ECONFLICT when its id exists or
 // its deployment already has a snapshot on the same UTC day; the
 // uniqueness constraints decide, so this holds across replicas.
@@ -37,6 +106,9 @@ func (s *Store) CreateSnapshot(ctx context.Context, snap *telemetryd.Snapshot) e
 		return telemetryd.Errorf(telemetryd.EINVALID, "a snapshot needs an id and created_at")
 	}
 	_, err := write(ctx, s, "creating snapshot", func(tx driver.ManagedTransaction) (struct{}, error) {
+		if err := bumpSnapshotsVersion(ctx, tx); err != nil {
+			return struct{}{}, err
+		}
 		_, err := run(ctx, tx, `CREATE (s:TelemetrySnapshot) SET s = $props`, map[string]any{"props": snapshotProps(snap)})
 		return struct{}{}, err
 	})
@@ -62,14 +134,33 @@ func (s *Store) Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, 
 // sorting every snapshot.
 func listQuery(f telemetryd.Filter) (string, map[string]any) {
 	where, params := rangeWhere(f)
-	limit := f.Limit
+	params["offset"], params["limit"] = pageBounds(f)
+	return `MATCH (s:TelemetrySnapshot) WHERE ` + where + `
+		RETURN s ORDER BY s.created_at DESC, s.id DESC SKIP $offset LIMIT $limit`, params
+}
+
+// pageBounds returns the offset and limit of f's page: a negative offset
+// is 0 and a non-positive limit telemetryd.DefaultLimit.
+func pageBounds(f telemetryd.Filter) (offset, limit int) {
+	limit = f.Limit
 	if limit <= 0 {
 		limit = telemetryd.DefaultLimit
 	}
-	params["offset"] = max(f.Offset, 0)
-	params["limit"] = limit
-	return `MATCH (s:TelemetrySnapshot) WHERE ` + where + `
-		RETURN s ORDER BY s.created_at DESC, s.id DESC SKIP $offset LIMIT $limit`, params
+	return max(f.Offset, 0), limit
+}
+
+// pageFits reports whether a page of n records read at offset with limit
+// can come from the same data as count: a short page ends the match, a
+// full one does not run past it.
+func pageFits(n, offset, limit, count int) bool {
+	switch {
+	case n >= limit:
+		return count >= offset+n
+	case n == 0:
+		return count <= offset
+	default:
+		return count == offset+n
+	}
 }
 
 // countQuery returns the query counting the snapshots within f's bounds.
@@ -103,36 +194,72 @@ func rangeWhere(f telemetryd.Filter) (string, map[string]any) {
 
 // ListSnapshots returns one page of the snapshots within f's bounds,
 // newest first (created_at, then id, descending), and how many match in
-// all. Both queries run in one read transaction, so they see the same
-// data. A non-positive f.Limit means telemetryd.DefaultLimit.
+// all, both from one consistent read (see snapshotsLock): within one read
+// transaction it reads the lock's state, the page, the count and the
+// state again, and keeps the result when the state is settled and did
+// not change and the page fits the count (pageFits, a cheap second
+// check). Otherwise it reads again, settling the state first when a
+// write left it unsettled, up to listAttempts times each; then it fails
+// with an internal error. A non-positive f.Limit means
+// telemetryd.DefaultLimit.
 func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
 	type page struct {
-		snaps []*telemetryd.Snapshot
-		count int
+		snaps     []*telemetryd.Snapshot
+		count     int
+		unsettled bool // a write is not known to be applied: settle, then read again
 	}
-	p, err := read(ctx, s, "listing snapshots", func(tx driver.ManagedTransaction) (page, error) {
-		query, params := listQuery(f)
-		snaps, err := collectSnapshots(ctx, tx, query, params)
-		if err != nil {
-			return page{}, err
+	offset, limit := pageBounds(f)
+	for settles := 0; ; settles++ {
+		p, err := read(ctx, s, "listing snapshots", func(tx driver.ManagedTransaction) (page, error) {
+			for range listAttempts {
+				before, err := readSnapshotsState(ctx, tx)
+				if err != nil {
+					return page{}, err
+				}
+				if !before.settled() {
+					return page{unsettled: true}, nil
+				}
+				query, params := listQuery(f)
+				snaps, err := collectSnapshots(ctx, tx, query, params)
+				if err != nil {
+					return page{}, err
+				}
+				query, params = countQuery(f)
+				res, err := tx.Run(ctx, query, params)
+				if err != nil {
+					return page{}, err
+				}
+				rec, err := res.Single(ctx)
+				if err != nil {
+					return page{}, err
+				}
+				n, _ := rec.Values[0].(int64)
+				after, err := readSnapshotsState(ctx, tx)
+				if err != nil {
+					return page{}, err
+				}
+				if after == before && pageFits(len(snaps), offset, limit, int(n)) {
+					return page{snaps: snaps, count: int(n)}, nil
+				}
+			}
+			return page{}, errKeptChanging
+		})
+		switch {
+		case err != nil:
+			return nil, 0, err
+		case !p.unsettled:
+			return p.snaps, p.count, nil
+		case settles == listAttempts:
+			return nil, 0, wrap("listing snapshots", errKeptChanging)
 		}
-		query, params = countQuery(f)
-		res, err := tx.Run(ctx, query, params)
-		if err != nil {
-			return page{}, err
+		if err := s.settleSnapshots(ctx); err != nil {
+			return nil, 0, err
 		}
-		rec, err := res.Single(ctx)
-		if err != nil {
-			return page{}, err
-		}
-		n, _ := rec.Values[0].(int64)
-		return page{snaps, int(n)}, nil
-	})
-	if err != nil {
-		return nil, 0, err
 	}
-	return p.snaps, p.count, nil
 }
+
+// errKeptChanging fails a listing that snapshot writes kept overtaking.
+var errKeptChanging = fmt.Errorf("listing kept changing: snapshots were added or deleted during each of %d attempts", listAttempts)
 
 // EachSnapshot calls fn for every snapshot within f's bounds, newest
 // first, in constant memory: records are pulled from Neo4j in small
@@ -151,12 +278,12 @@ func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*
 		BookmarkManager: s.bookmarks,
 		FetchSize:       streamFetchSize,
 	})
-	defer sess.Close(ctx)
+	defer release(ctx, sess.Close)
 	tx, err := sess.BeginTransaction(ctx)
 	if err != nil {
 		return wrap(op, err)
 	}
-	defer tx.Close(ctx) // rolls back unless committed
+	defer release(ctx, tx.Close) // rolls back unless committed
 	where, params := rangeWhere(f)
 	res, err := tx.Run(ctx, `MATCH (s:TelemetrySnapshot) WHERE `+where+`
 		RETURN s ORDER BY s.created_at DESC, s.id DESC`, params)
@@ -206,7 +333,8 @@ const latestQuery = `MATCH (s:TelemetrySnapshot)
 var earliest = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // UpdateSendStatus records a remote send outcome and returns the updated
-// snapshot, or ENOTFOUND. A zero at and an empty reason store nulls.
+// snapshot; ENOTFOUND for an unknown id, EINVALID for an unknown status. A
+// zero at and an empty reason store nulls.
 func (s *Store) UpdateSendStatus(ctx context.Context, id string, status telemetryd.SendStatus, at time.Time, reason string) (*telemetryd.Snapshot, error) {
 	if !status.Valid() {
 		return nil, telemetryd.Errorf(telemetryd.EINVALID, "unknown remote send status %q", status)
@@ -218,29 +346,33 @@ func (s *Store) UpdateSendStatus(ctx context.Context, id string, status telemetr
 	})
 }
 
-// UnsentSnapshots returns up to limit snapshots, oldest first, that failed
-// to send or are still pending and were created before pendingBefore.
-func (s *Store) UnsentSnapshots(ctx context.Context, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error) {
+// UnsentSnapshots returns up to limit snapshots of the deployment, oldest
+// first, that failed to send or are still pending and were created before
+// pendingBefore.
+func (s *Store) UnsentSnapshots(ctx context.Context, deploymentID string, pendingBefore time.Time, limit int) ([]*telemetryd.Snapshot, error) {
 	if limit <= 0 {
 		return []*telemetryd.Snapshot{}, nil
 	}
 	return read(ctx, s, "listing unsent snapshots", func(tx driver.ManagedTransaction) ([]*telemetryd.Snapshot, error) {
 		return collectSnapshots(ctx, tx, unsentQuery, map[string]any{
-			"failed": string(telemetryd.SendFailed), "pending": string(telemetryd.SendPending),
+			"deployment": deploymentID,
+			"failed":     string(telemetryd.SendFailed), "pending": string(telemetryd.SendPending),
 			"before": telemetryd.Microseconds(pendingBefore), "earliest": earliest, "limit": limit,
 		})
 	})
 }
 
-// unsentQuery is a union of two seeks on the (remote_send_status,
-// created_at) index, so it reads only the unsent few. The hints keep the
-// planner from preferring the created_at index when statistics are thin.
+// unsentQuery is a union of two seeks on the (deployment_id,
+// remote_send_status, created_at) index, so it reads only the
+// deployment's unsent few. The hints keep the planner from preferring
+// another index when statistics are thin, and make planning fail rather
+// than fall back to a scan.
 const unsentQuery = `CALL {
-		MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(remote_send_status, created_at)
-		WHERE s.remote_send_status = $failed AND s.created_at >= $earliest RETURN s
+		MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(deployment_id, remote_send_status, created_at)
+		WHERE s.deployment_id = $deployment AND s.remote_send_status = $failed AND s.created_at >= $earliest RETURN s
 		UNION
-		MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(remote_send_status, created_at)
-		WHERE s.remote_send_status = $pending AND s.created_at < $before RETURN s
+		MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(deployment_id, remote_send_status, created_at)
+		WHERE s.deployment_id = $deployment AND s.remote_send_status = $pending AND s.created_at < $before RETURN s
 	}
 	RETURN s ORDER BY s.created_at, s.id LIMIT $limit`
 
@@ -251,6 +383,9 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 	var total int
 	for {
 		n, err := write(ctx, s, "deleting old snapshots", func(tx driver.ManagedTransaction) (int, error) {
+			if err := bumpSnapshotsVersion(ctx, tx); err != nil {
+				return 0, err
+			}
 			res, err := tx.Run(ctx, `MATCH (s:TelemetrySnapshot) WHERE s.created_at < $before
 				WITH s LIMIT $batch DETACH DELETE s RETURN count(*) AS n`,
 				map[string]any{"before": telemetryd.Microseconds(t), "batch": deleteBatch})
@@ -272,58 +407,29 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 }
 
 // ImportSnapshots stores snapshots all or nothing, in one write
-// transaction. Every record is checked before anything is written. A
-// record is identical to a stored one when its id, checksum and sealed
-// members match; it is skipped and counted as unchanged, and the stored
-// remote_send_* fields are kept, since they record what this deployment
-// did with it. A record whose id is stored with other content, or whose
-// deployment day is taken by another id (stored or earlier in the batch),
-// fails the whole import with one ECONFLICT naming every such id. Invalid
-// records fail it with EINVALID naming each.
+// transaction. The batch is first checked on its own by
+// store.CheckImport: EINVALID naming each malformed record, ECONFLICT
+// naming each id or deployment day it holds twice. A record
+// store.Identical to a stored one is skipped and counted as unchanged,
+// and the stored remote_send_* fields are kept, since they record what
+// this deployment did with it. A record whose id is stored with other
+// content, or whose deployment day is taken by another id, fails the
+// whole import with one ECONFLICT naming every such id.
 func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapshot) (store.ImportResult, error) {
-	var invalid []string
+	if err := store.CheckImport(snaps); err != nil {
+		return store.ImportResult{}, err
+	}
+	ids := make([]string, len(snaps))
+	days := make([]string, len(snaps))
 	for i, snap := range snaps {
-		if snap == nil {
-			invalid = append(invalid, fmt.Sprintf("record %d: empty", i))
-		} else if err := snap.Validate(); err != nil {
-			invalid = append(invalid, fmt.Sprintf("%s: %s", snap.ID, telemetryd.ErrorMessage(err)))
-		}
-	}
-	if len(invalid) > 0 {
-		return store.ImportResult{}, telemetryd.Errorf(telemetryd.EINVALID, "invalid snapshots: %s", strings.Join(invalid, "; "))
-	}
-
-	// Conflicts within the batch itself, and its distinct records.
-	var conflicts []string
-	byID := make(map[string]*telemetryd.Snapshot, len(snaps))
-	dayOwner := make(map[string]string, len(snaps))
-	var unique []*telemetryd.Snapshot
-	var repeated int
-	for _, snap := range snaps {
-		if first, ok := byID[snap.ID]; ok {
-			if sameSealed(first, snap) {
-				repeated++
-			} else {
-				conflicts = append(conflicts, snap.ID+": appears twice in the import with different content")
-			}
-			continue
-		}
-		byID[snap.ID] = snap
-		day := deploymentDay(snap)
-		if owner, ok := dayOwner[day]; ok {
-			conflicts = append(conflicts, fmt.Sprintf("%s: deployment %s has snapshot %s on %s in the same import", snap.ID, snap.DeploymentID, owner, telemetryd.Day(snap.CreatedAt)))
-			continue
-		}
-		dayOwner[day] = snap.ID
-		unique = append(unique, snap)
+		ids[i], days[i] = snap.ID, deploymentDay(snap)
 	}
 
 	res, err := write(ctx, s, "importing snapshots", func(tx driver.ManagedTransaction) (store.ImportResult, error) {
-		conflicts := conflicts // a retried transaction starts over
-		ids := make([]string, len(unique))
-		days := make([]string, len(unique))
-		for i, snap := range unique {
-			ids[i], days[i] = snap.ID, deploymentDay(snap)
+		// First, so the checks below see every write that committed
+		// before this one and none can commit in between.
+		if err := bumpSnapshotsVersion(ctx, tx); err != nil {
+			return store.ImportResult{}, err
 		}
 		stored, err := collectSnapshots(ctx, tx, `UNWIND $ids AS id MATCH (s:TelemetrySnapshot {id: id}) RETURN s`, map[string]any{"ids": ids})
 		if err != nil {
@@ -348,26 +454,26 @@ func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapsho
 			return store.ImportResult{}, err
 		}
 
-		result := store.ImportResult{Unchanged: repeated}
+		var result store.ImportResult
+		var conflicts []string
 		var rows []map[string]any
-		for _, snap := range unique {
+		for _, snap := range snaps {
 			if old, ok := storedByID[snap.ID]; ok {
-				if sameSealed(old, snap) {
+				if store.Identical(old, snap) {
 					result.Unchanged++
 				} else {
 					conflicts = append(conflicts, snap.ID+": stored with other content")
 				}
 				continue
 			}
-			day := deploymentDay(snap)
-			if owner, ok := storedDay[day]; ok && owner != snap.ID {
+			if owner, ok := storedDay[deploymentDay(snap)]; ok {
 				conflicts = append(conflicts, fmt.Sprintf("%s: deployment %s already has snapshot %s on %s", snap.ID, snap.DeploymentID, owner, telemetryd.Day(snap.CreatedAt)))
 				continue
 			}
 			rows = append(rows, snapshotProps(snap))
 		}
 		if len(conflicts) > 0 {
-			return store.ImportResult{}, telemetryd.Errorf(telemetryd.ECONFLICT, "import conflicts with stored snapshots: %s", strings.Join(conflicts, "; "))
+			return store.ImportResult{}, store.ImportConflict(conflicts)
 		}
 		if len(rows) > 0 {
 			if _, err := run(ctx, tx, `UNWIND $rows AS row CREATE (s:TelemetrySnapshot) SET s = row`, map[string]any{"rows": rows}); err != nil {
@@ -378,21 +484,12 @@ func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapsho
 		return result, nil
 	})
 	if _, ok := constraintViolated(err); ok {
-		// Another writer stored one of these between our check and our
+		// A writer that does not take the snapshots lock (a replica of an
+		// older release) stored one of these between our check and our
 		// write; a second import reports which.
 		return store.ImportResult{}, telemetryd.Errorf(telemetryd.ECONFLICT, "import conflicts with snapshots stored concurrently; retry to see which")
 	}
 	return res, err
-}
-
-// sameSealed reports whether a and b are the same sealed record: same
-// checksum, both checksums valid (so the canonical sealed members match)
-// and the same plain members.
-func sameSealed(a, b *telemetryd.Snapshot) bool {
-	return a.ID == b.ID && a.Checksum == b.Checksum && a.CreatedAt.Equal(b.CreatedAt) &&
-		a.Kind == b.Kind && a.PayloadFormat == b.PayloadFormat && a.DeploymentID == b.DeploymentID &&
-		a.Version == b.Version && a.PreviousChecksum == b.PreviousChecksum &&
-		a.ChecksumValid() && b.ChecksumValid()
 }
 
 func deploymentDay(s *telemetryd.Snapshot) string {
@@ -443,6 +540,13 @@ func snapshotFrom(v any) (*telemetryd.Snapshot, error) {
 	}
 	if data, ok := node.Props["data"].(string); ok {
 		s.Data = json.RawMessage(data)
+		if !json.Valid(s.Data) {
+			// A damaged or hand-edited property. Records are written as
+			// stored (see telemetryd.Snapshot.AppendJSON), so it is kept as
+			// a JSON string: the output stays valid JSON, and the checksum
+			// fails, so verify names the record.
+			s.Data, _ = json.Marshal(data) // a string always encodes
+		}
 	}
 	return s, p.err
 }

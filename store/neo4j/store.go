@@ -32,6 +32,9 @@ const (
 	acquireTimeout     = 15 * time.Second
 	maxRetryTime       = 5 * time.Second
 	schemaAwaitSeconds = 300
+	// releaseTimeout bounds closing a session or transaction, which goes
+	// on after the caller's context is cancelled (see release).
+	releaseTimeout = 10 * time.Second
 )
 
 // Config says where the Neo4j server is.
@@ -109,9 +112,13 @@ var schema = []string{
 	// LatestSnapshot: one seek to the newest entry of a deployment.
 	`CREATE RANGE INDEX telemetry_snapshot_deployment_created_at IF NOT EXISTS
 	 FOR (s:TelemetrySnapshot) ON (s.deployment_id, s.created_at)`,
-	// UnsentSnapshots: the few failed or pending among many sent.
-	`CREATE RANGE INDEX telemetry_snapshot_send_status_created_at IF NOT EXISTS
-	 FOR (s:TelemetrySnapshot) ON (s.remote_send_status, s.created_at)`,
+	// UnsentSnapshots: a deployment's few failed or pending among many
+	// sent, and among other deployments' imported snapshots.
+	`CREATE RANGE INDEX telemetry_snapshot_deployment_send_status_created_at IF NOT EXISTS
+	 FOR (s:TelemetrySnapshot) ON (s.deployment_id, s.remote_send_status, s.created_at)`,
+	// The index it replaces, which did not lead with the deployment, from
+	// databases created before.
+	`DROP INDEX telemetry_snapshot_send_status_created_at IF EXISTS`,
 	`CREATE CONSTRAINT account_id IF NOT EXISTS
 	 FOR (a:Account) REQUIRE a.id IS UNIQUE`,
 	`CREATE CONSTRAINT account_username IF NOT EXISTS
@@ -128,8 +135,8 @@ var schema = []string{
 	 FOR (s:Setting) REQUIRE s.key IS UNIQUE`,
 	`CREATE CONSTRAINT activity_day IF NOT EXISTS
 	 FOR (d:ActivityDay) REQUIRE d.day IS UNIQUE`,
-	// Lock nodes are MERGEd; the constraint makes concurrent MERGEs
-	// agree on one node.
+	// Lock nodes ("access", "snapshots") are MERGEd; the constraint makes
+	// concurrent MERGEs agree on one node.
 	`CREATE CONSTRAINT telemetryd_lock_name IF NOT EXISTS
 	 FOR (l:TelemetrydLock) REQUIRE l.name IS UNIQUE`,
 }
@@ -138,7 +145,7 @@ var schema = []string{
 // transaction with other statements, so each runs on its own.
 func (s *Store) migrate(ctx context.Context) error {
 	sess := s.session(ctx, driver.AccessModeWrite)
-	defer sess.Close(ctx)
+	defer release(ctx, sess.Close)
 	for _, stmt := range schema {
 		res, err := sess.Run(ctx, stmt, nil)
 		if err == nil {
@@ -195,7 +202,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 func (s *Store) ping(ctx context.Context) error {
 	sess := s.session(ctx, driver.AccessModeRead)
-	defer sess.Close(ctx)
+	defer release(ctx, sess.Close)
 	res, err := sess.Run(ctx, "RETURN 1", nil)
 	if err == nil {
 		_, err = res.Consume(ctx)
@@ -245,7 +252,7 @@ func execute[T any](ctx context.Context, s *Store, op string, mode driver.Access
 		return zero, errClosed(op)
 	}
 	sess := s.session(ctx, mode)
-	defer sess.Close(ctx)
+	defer release(ctx, sess.Close)
 	var v T
 	var err error
 	if mode == driver.AccessModeRead {
@@ -257,6 +264,17 @@ func execute[T any](ctx context.Context, s *Store, op string, mode driver.Access
 		return zero, wrap(op, err)
 	}
 	return v, nil
+}
+
+// release runs close, a session's or transaction's Close, on a context
+// that outlives ctx's cancellation: a call whose caller went away must
+// still hand its connection back to the pool and roll back what it left
+// open. releaseTimeout bounds it instead; an error leaves the connection
+// to the pool's own health checks, so it is not reported.
+func release(ctx context.Context, close func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	_ = close(ctx)
 }
 
 // run runs one statement in a transaction and discards its records.

@@ -57,11 +57,14 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) (*tele
 }
 
 // TouchToken records a use of the token at at; ENOTFOUND when there is no
-// such token.
+// such token. The latest use wins, so concurrent requests finishing out
+// of order never move LastUsedAt back.
 func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 	_, err := write(ctx, s, "recording token use", func(tx driver.ManagedTransaction) (*telemetryd.Token, error) {
 		return singleToken(ctx, tx, fmt.Sprintf("token %s not found", id), `MATCH (t:Token {id: $id})
-			SET t.last_used_at = $at RETURN t`, map[string]any{"id": id, "at": dateTime(at)})
+			SET t.last_used_at = CASE WHEN t.last_used_at IS NULL OR t.last_used_at < $at
+				THEN $at ELSE t.last_used_at END
+			RETURN t`, map[string]any{"id": id, "at": dateTime(at)})
 	})
 	return err
 }

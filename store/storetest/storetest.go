@@ -28,6 +28,7 @@ type Opener func(t *testing.T) store.Store
 func Run(t *testing.T, open Opener) {
 	t.Run("Snapshots", func(t *testing.T) { testSnapshots(t, open) })
 	t.Run("Listing", func(t *testing.T) { testListing(t, open) })
+	t.Run("ListingWhileWriting", func(t *testing.T) { testListingWhileWriting(t, open) })
 	t.Run("Streaming", func(t *testing.T) { testStreaming(t, open) })
 	t.Run("SendStatus", func(t *testing.T) { testSendStatus(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
@@ -280,6 +281,116 @@ func testListing(t *testing.T, open Opener) {
 	})
 }
 
+// testListingWhileWriting checks that a listing's count and page come
+// from one consistent read while snapshots are imported, created and
+// deleted. With a limit above the count, the page holds exactly count
+// records; with a small one, the newest record and the count must be
+// those of one state the writer committed. The writer waits for a listing
+// to finish after each batch, as real writes (a daily snapshot, an import
+// in chunks) leave listings time to finish; writes still land while
+// listings read.
+func testListingWhileWriting(t *testing.T, open Opener) {
+	ctx := context.Background()
+	st := open(t)
+	const batches, batchSize = 30, 10
+	// Snapshot n is created at second n; even batches are imported, odd
+	// ones created one by one, and after every tenth batch retention
+	// deletes those created before the batch's number of seconds.
+	var writes [][]*telemetryd.Snapshot
+	type state struct {
+		newest string
+		count  int
+	}
+	committed := map[state]bool{{}: true}
+	var written, deleted int
+	for b := range batches {
+		batch := make([]*telemetryd.Snapshot, batchSize)
+		for i := range batch {
+			n := b*batchSize + i
+			batch[i] = NewSnapshot(t, fmt.Sprintf("dep-%03d", n), base.Add(time.Duration(n)*time.Second), nil, 50)
+			if b%2 == 1 {
+				committed[state{batch[i].ID, n + 1 - deleted}] = true
+			}
+		}
+		written += batchSize
+		if b%2 == 0 {
+			committed[state{batch[batchSize-1].ID, written - deleted}] = true
+		}
+		if b%10 == 9 {
+			deleted = b
+			committed[state{batch[batchSize-1].ID, written - deleted}] = true
+		}
+		writes = append(writes, batch)
+	}
+
+	stop := make(chan struct{})      // the test is over, whatever happened
+	done := make(chan struct{})      // the writer wrote everything
+	listed := make(chan struct{}, 1) // a listing finished
+	var wg sync.WaitGroup
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	wg.Go(func() {
+		defer close(done)
+		for b, batch := range writes {
+			if b%2 == 0 {
+				_, err := st.ImportSnapshots(ctx, batch)
+				assert.NoError(t, err)
+			} else {
+				for _, s := range batch {
+					assert.NoError(t, st.CreateSnapshot(ctx, s))
+				}
+			}
+			if b%10 == 9 {
+				_, err := st.DeleteSnapshotsBefore(ctx, base.Add(time.Duration(b)*time.Second))
+				assert.NoError(t, err)
+			}
+			select {
+			case <-listed:
+			case <-stop:
+				return
+			}
+		}
+	})
+
+	var listings int
+	for finished := false; !finished; listings++ {
+		select {
+		case <-done:
+			finished = true // one more listing after the last write
+		default:
+		}
+		switch listings % 3 {
+		case 0:
+			page, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: telemetryd.MaxLimit})
+			require.NoError(t, err)
+			require.Len(t, page, count, "listing %d: the count disagrees with the page", listings)
+		case 1:
+			f := telemetryd.Filter{Start: base.Add(50 * time.Second), End: base.Add(250 * time.Second), Limit: telemetryd.MaxLimit}
+			page, count, err := st.ListSnapshots(ctx, f)
+			require.NoError(t, err)
+			require.Len(t, page, count, "listing %d: the count disagrees with the page", listings)
+		case 2:
+			page, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 5})
+			require.NoError(t, err)
+			got := state{count: count}
+			if len(page) > 0 {
+				got.newest = page[0].ID
+			}
+			require.True(t, committed[got], "listing %d: newest %q with count %d is no state the writer committed", listings, got.newest, got.count)
+		}
+		select {
+		case listed <- struct{}{}:
+		default:
+		}
+	}
+	t.Logf("%d listings while writing", listings)
+	_, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 1})
+	require.NoError(t, err)
+	assert.Equal(t, written-deleted, count, "all written, those before the last cut-off deleted")
+}
+
 func testStreaming(t *testing.T, open Opener) {
 	ctx := context.Background()
 	st := open(t)
@@ -342,10 +453,27 @@ func testSendStatus(t *testing.T, open Opener) {
 		requireCode(t, telemetryd.ENOTFOUND, err)
 	})
 
-	t.Run("unsent lists failed and stale pending, oldest first, up to the limit", func(t *testing.T) {
+	t.Run("unknown status is invalid and changes nothing", func(t *testing.T) {
+		st := open(t)
+		s := NewSnapshot(t, "dep-a", base, nil, 10)
+		create(t, st, s)
+		_, err := st.UpdateSendStatus(ctx, s.ID, telemetryd.SendStatus("lost"), base.Add(time.Minute), "")
+		requireCode(t, telemetryd.EINVALID, err)
+		got, err := st.Snapshot(ctx, s.ID)
+		require.NoError(t, err)
+		requireSameSnapshot(t, s, got)
+	})
+
+	t.Run("unsent lists the deployment's failed and stale pending, oldest first, up to the limit", func(t *testing.T) {
 		st := open(t)
 		chain := Chain(t, "dep-a", base, 8, 10)
 		create(t, st, chain...)
+		// Another deployment's imported snapshots, one failed and one
+		// pending, are not dep-a's to send.
+		other := Chain(t, "dep-b", base.Add(-time.Hour), 2, 10)
+		create(t, st, other...)
+		_, err := st.UpdateSendStatus(ctx, other[0].ID, telemetryd.SendFailed, base, "")
+		require.NoError(t, err)
 		statuses := []telemetryd.SendStatus{
 			telemetryd.SendFailed, telemetryd.SendSent, telemetryd.SendPending, telemetryd.SendSkipped,
 			telemetryd.SendFailed, telemetryd.SendFailed, telemetryd.SendPending, telemetryd.SendPending,
@@ -358,14 +486,22 @@ func testSendStatus(t *testing.T, open Opener) {
 		}
 		// Pending counts only when created before the cut-off: chain[6] is, chain[7] is not.
 		cutoff := chain[7].CreatedAt
-		got, err := st.UnsentSnapshots(ctx, cutoff, 10)
+		got, err := st.UnsentSnapshots(ctx, "dep-a", cutoff, 10)
 		require.NoError(t, err)
 		assert.Equal(t, ids([]*telemetryd.Snapshot{chain[0], chain[2], chain[4], chain[5], chain[6]}), ids(got))
 
-		got, err = st.UnsentSnapshots(ctx, cutoff, 2)
+		got, err = st.UnsentSnapshots(ctx, "dep-a", cutoff, 2)
 		require.NoError(t, err)
-		assert.Equal(t, ids(chain[0:1]), ids(got[:1]))
-		assert.Len(t, got, 2)
+		assert.Equal(t, ids([]*telemetryd.Snapshot{chain[0], chain[2]}), ids(got))
+
+		got, err = st.UnsentSnapshots(ctx, "dep-b", cutoff, 10)
+		require.NoError(t, err)
+		assert.Equal(t, ids(other), ids(got))
+
+		got, err = st.UnsentSnapshots(ctx, "dep-none", cutoff, 10)
+		require.NoError(t, err)
+		assert.NotNil(t, got)
+		assert.Empty(t, got)
 	})
 }
 
@@ -451,13 +587,40 @@ func testImport(t *testing.T, open Opener) {
 		requireCode(t, telemetryd.ENOTFOUND, err)
 	})
 
-	t.Run("two records for one deployment day within a batch conflict", func(t *testing.T) {
-		st := open(t)
+	t.Run("a batch holding one deployment day or one id twice conflicts", func(t *testing.T) {
 		a := NewSnapshot(t, "dep-a", base, nil, 10)
-		b := NewSnapshot(t, "dep-a", base.Add(time.Hour), nil, 10)
-		_, err := st.ImportSnapshots(ctx, []*telemetryd.Snapshot{a, b})
-		requireCode(t, telemetryd.ECONFLICT, err)
-		assert.Equal(t, 0, countAll(t, st))
+		sameDay := NewSnapshot(t, "dep-a", base.Add(time.Hour), nil, 10)
+		again := *a
+		for name, batch := range map[string][]*telemetryd.Snapshot{
+			"same day":    {a, sameDay},
+			"same record": {a, &again},
+		} {
+			t.Run(name, func(t *testing.T) {
+				st := open(t)
+				_, err := st.ImportSnapshots(ctx, batch)
+				requireCode(t, telemetryd.ECONFLICT, err)
+				assert.Contains(t, err.Error(), batch[1].ID)
+				assert.Equal(t, 0, countAll(t, st))
+			})
+		}
+	})
+
+	t.Run("invalid records import nothing and are named with their reasons", func(t *testing.T) {
+		st := open(t)
+		chain := Chain(t, "dep-a", base, 3, 10)
+		badChecksum := *chain[1]
+		badChecksum.Checksum = strings.Repeat("0", 64)
+		notObject := NewSnapshot(t, "dep-b", base, nil, 10)
+		notObject.Data = []byte(`[1,2]`)
+		require.NoError(t, notObject.Seal())
+
+		_, err := st.ImportSnapshots(ctx, []*telemetryd.Snapshot{chain[0], &badChecksum, chain[2], notObject})
+
+		requireCode(t, telemetryd.EINVALID, err)
+		assert.Contains(t, err.Error(), badChecksum.ID+": checksum does not match")
+		assert.Contains(t, err.Error(), notObject.ID+": data must be a JSON object")
+		assert.NotContains(t, err.Error(), chain[0].ID)
+		assert.Equal(t, 0, countAll(t, st), "a failed import stored records")
 	})
 }
 
@@ -548,6 +711,49 @@ func testAccess(t *testing.T, open Opener) {
 		assert.Len(t, got.Roles, 2)
 	})
 
+	t.Run("entries breaking the rules store nothing", func(t *testing.T) {
+		cases := []struct {
+			name   string
+			code   string
+			change func(a *store.Access)
+		}{
+			{"a taken username conflicts", telemetryd.ECONFLICT, func(a *store.Access) {
+				a.Accounts = append(a.Accounts, &telemetryd.Account{ID: uuid.NewString(), Username: "bob", CreatedAt: base})
+			}},
+			{"a taken account id conflicts", telemetryd.ECONFLICT, func(a *store.Access) {
+				a.Accounts = append(a.Accounts, &telemetryd.Account{ID: reader.ID, Username: "carol", CreatedAt: base})
+			}},
+			{"a taken role name conflicts", telemetryd.ECONFLICT, func(a *store.Access) {
+				a.Roles = append(a.Roles, &telemetryd.Role{Name: "super-admin"})
+			}},
+			{"an account without an id is invalid", telemetryd.EINVALID, func(a *store.Access) {
+				a.Accounts = append(a.Accounts, &telemetryd.Account{Username: "carol", CreatedAt: base})
+			}},
+			{"an account without a username is invalid", telemetryd.EINVALID, func(a *store.Access) {
+				a.Accounts = append(a.Accounts, &telemetryd.Account{ID: uuid.NewString(), CreatedAt: base})
+			}},
+			{"a role without a name is invalid", telemetryd.EINVALID, func(a *store.Access) {
+				a.Roles = append(a.Roles, &telemetryd.Role{})
+			}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				st := seed(t)
+				err := st.UpdateAccess(ctx, func(a *store.Access) error {
+					// A valid change alongside, which must not be stored either.
+					a.Accounts[0].Disabled = true
+					tc.change(a)
+					return nil
+				})
+				requireCode(t, tc.code, err)
+				got, err := st.Access(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, []*telemetryd.Account{admin, reader}, got.Accounts)
+				assert.Equal(t, []*telemetryd.Role{roles[1], roles[0]}, got.Roles)
+			})
+		}
+	})
+
 	t.Run("concurrent updates of one account lose nothing", func(t *testing.T) {
 		st := seed(t)
 		var wg sync.WaitGroup
@@ -634,6 +840,20 @@ func testTokens(t *testing.T, open Opener) {
 		_, err = st.RevokeToken(ctx, uuid.NewString(), base)
 		requireCode(t, telemetryd.ENOTFOUND, err)
 	})
+
+	t.Run("a use recorded late never moves the last use back", func(t *testing.T) {
+		st := open(t)
+		tok := newToken(telemetryd.APIToken, "acct-1", base)
+		require.NoError(t, st.CreateToken(ctx, tok))
+		require.NoError(t, st.TouchToken(ctx, tok.ID, base.Add(2*time.Second)))
+		require.NoError(t, st.TouchToken(ctx, tok.ID, base.Add(time.Second)))
+
+		got, err := st.TokenByHash(ctx, tok.Hash)
+		require.NoError(t, err)
+		assert.True(t, got.LastUsedAt.Equal(base.Add(2*time.Second)), "last used at %v", got.LastUsedAt)
+
+		requireCode(t, telemetryd.ENOTFOUND, st.TouchToken(ctx, uuid.NewString(), base))
+	})
 }
 
 func testActivity(t *testing.T, open Opener) {
@@ -668,6 +888,10 @@ func testClosed(t *testing.T, open Opener) {
 	require.NoError(t, st.Close())
 	requireCode(t, telemetryd.EUNAVAILABLE, st.Ping(ctx))
 	_, _, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 10})
+	requireCode(t, telemetryd.EUNAVAILABLE, err)
+	_, err = st.Snapshot(ctx, uuid.NewString())
+	requireCode(t, telemetryd.EUNAVAILABLE, err)
+	err = st.EachSnapshot(ctx, telemetryd.Filter{}, func(*telemetryd.Snapshot) error { return nil })
 	requireCode(t, telemetryd.EUNAVAILABLE, err)
 	assert.NoError(t, st.Close(), "a second Close must be safe")
 }
