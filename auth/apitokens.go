@@ -127,7 +127,7 @@ func (s *Service) RevokeAPIToken(ctx context.Context, id string) error {
 			if !t.RevokedAt.IsZero() {
 				return nil
 			}
-			if _, err := s.store.RevokeToken(ctx, id, telemetryd.Microseconds(s.now())); err != nil {
+			if _, _, err := s.store.RevokeToken(ctx, id, telemetryd.Microseconds(s.now())); err != nil {
 				return fmt.Errorf("revoking API token: %w", err)
 			}
 			s.audit(ctx, "token.revoke", p.Username, id, slog.String("name", t.Name), slog.String("owner_id", owner))

@@ -120,14 +120,13 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 	if acc == nil || acc.Disabled {
 		return nil, s.refuse(ctx, "account missing or disabled", nil, slog.String("token_id", tok.ID))
 	}
-	now := telemetryd.Microseconds(s.now())
-	revoked, err := s.store.RevokeToken(ctx, tok.ID, now)
+	_, first, err := s.store.RevokeToken(ctx, tok.ID, telemetryd.Microseconds(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("revoking refresh token: %w", err)
 	}
-	// A revocation keeps its first time: another time means a concurrent
-	// refresh with the same token won, and only one may.
-	if !telemetryd.Microseconds(revoked.RevokedAt).Equal(now) {
+	// Of concurrent refreshes with one token, only the one that revoked
+	// it may go on.
+	if !first {
 		return nil, s.refuse(ctx, "refresh token used concurrently", nil, slog.String("token_id", tok.ID))
 	}
 	tokens, err := s.issue(ctx, acc)
@@ -150,7 +149,7 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	if _, err := s.store.RevokeToken(ctx, tok.ID, telemetryd.Microseconds(s.now())); err != nil {
+	if _, _, err := s.store.RevokeToken(ctx, tok.ID, telemetryd.Microseconds(s.now())); err != nil {
 		return false, fmt.Errorf("revoking refresh token: %w", err)
 	}
 	actor := tok.AccountID

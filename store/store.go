@@ -114,8 +114,10 @@ type Tokens interface {
 	// ListTokens returns the account's tokens of the kind, oldest first.
 	ListTokens(ctx context.Context, accountID string, kind telemetryd.TokenKind) ([]*telemetryd.Token, error)
 	// RevokeToken marks the token revoked at at and returns it, or
-	// ENOTFOUND. Revoking a revoked token keeps its first RevokedAt.
-	RevokeToken(ctx context.Context, id string, at time.Time) (*telemetryd.Token, error)
+	// ENOTFOUND. Revoking a revoked token keeps its first RevokedAt; first
+	// reports whether this call revoked it, so of concurrent calls exactly
+	// one does, and a refresh token can be spent once.
+	RevokeToken(ctx context.Context, id string, at time.Time) (tok *telemetryd.Token, first bool, err error)
 	// TouchToken records a use of the token at at.
 	TouchToken(ctx context.Context, id string, at time.Time) error
 }

@@ -135,18 +135,22 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, kind telemetry
 
 // RevokeToken marks the token revoked at at and returns it, or ENOTFOUND.
 // Revoking a revoked token keeps its first RevokedAt.
-func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) (*telemetryd.Token, error) {
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) (*telemetryd.Token, bool, error) {
+	// bbolt runs one write transaction at a time: no other revocation can
+	// slip between the check and the write.
+	var first bool
 	t, err := s.changeToken(ctx, id, func(t *telemetryd.Token) bool {
 		if !t.RevokedAt.IsZero() {
 			return false
 		}
 		t.RevokedAt = telemetryd.Microseconds(at)
+		first = true
 		return true
 	})
 	if err != nil {
-		return nil, wrap("revoking token "+id, err)
+		return nil, false, wrap("revoking token "+id, err)
 	}
-	return t, nil
+	return t, first, nil
 }
 
 // TouchToken records a use of the token at at, or returns ENOTFOUND. The

@@ -49,11 +49,38 @@ func (s *Store) ListTokens(ctx context.Context, accountID string, kind telemetry
 
 // RevokeToken marks the token revoked at at and returns it, or ENOTFOUND.
 // Revoking a revoked token keeps its first RevokedAt.
-func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) (*telemetryd.Token, error) {
-	return write(ctx, s, "revoking token", func(tx driver.ManagedTransaction) (*telemetryd.Token, error) {
-		return singleToken(ctx, tx, fmt.Sprintf("token %s not found", id), `MATCH (t:Token {id: $id})
-			SET t.revoked_at = coalesce(t.revoked_at, $at) RETURN t`, map[string]any{"id": id, "at": dateTime(at)})
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) (*telemetryd.Token, bool, error) {
+	type result struct {
+		tok   *telemetryd.Token
+		first bool
+	}
+	r, err := write(ctx, s, "revoking token", func(tx driver.ManagedTransaction) (result, error) {
+		// Writing the node first takes its lock, so revoked_at is read
+		// after any concurrent revocation has committed: of concurrent
+		// calls exactly one finds it unset.
+		res, err := tx.Run(ctx, `MATCH (t:Token {id: $id})
+			SET t.revoking = true REMOVE t.revoking
+			WITH t, t.revoked_at IS NULL AS first
+			SET t.revoked_at = coalesce(t.revoked_at, $at)
+			RETURN t, first`, map[string]any{"id": id, "at": dateTime(at)})
+		if err != nil {
+			return result{}, err
+		}
+		recs, err := res.Collect(ctx)
+		if err != nil {
+			return result{}, err
+		}
+		if len(recs) == 0 {
+			return result{}, telemetryd.Errorf(telemetryd.ENOTFOUND, "token %s not found", id)
+		}
+		tok, err := tokenFrom(recs[0].Values[0])
+		if err != nil {
+			return result{}, err
+		}
+		first, _ := recs[0].Values[1].(bool)
+		return result{tok, first}, nil
 	})
+	return r.tok, r.first, err
 }
 
 // TouchToken records a use of the token at at; ENOTFOUND when there is no

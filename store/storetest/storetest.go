@@ -825,11 +825,13 @@ func testTokens(t *testing.T, open Opener) {
 		require.NoError(t, st.CreateToken(ctx, tok))
 		require.NoError(t, st.TouchToken(ctx, tok.ID, base.Add(time.Second)))
 
-		revoked, err := st.RevokeToken(ctx, tok.ID, base.Add(time.Hour))
+		revoked, first, err := st.RevokeToken(ctx, tok.ID, base.Add(time.Hour))
 		require.NoError(t, err)
+		assert.True(t, first)
 		assert.True(t, revoked.RevokedAt.Equal(base.Add(time.Hour)))
-		again, err := st.RevokeToken(ctx, tok.ID, base.Add(2*time.Hour))
+		again, first, err := st.RevokeToken(ctx, tok.ID, base.Add(2*time.Hour))
 		require.NoError(t, err)
+		assert.False(t, first, "a second revocation must not count as the first")
 		assert.True(t, again.RevokedAt.Equal(base.Add(time.Hour)))
 
 		got, err := st.TokenByHash(ctx, tok.Hash)
@@ -837,8 +839,35 @@ func testTokens(t *testing.T, open Opener) {
 		assert.True(t, got.LastUsedAt.Equal(base.Add(time.Second)))
 		assert.False(t, got.Active(base.Add(2*time.Hour)))
 
-		_, err = st.RevokeToken(ctx, uuid.NewString(), base)
+		_, _, err = st.RevokeToken(ctx, uuid.NewString(), base)
 		requireCode(t, telemetryd.ENOTFOUND, err)
+	})
+
+	t.Run("of concurrent revocations exactly one is the first", func(t *testing.T) {
+		st := open(t)
+		tok := newToken(telemetryd.RefreshToken, "acct-1", base)
+		require.NoError(t, st.CreateToken(ctx, tok))
+		var wg sync.WaitGroup
+		firsts := make([]bool, 10)
+		times := make([]time.Time, 10)
+		for i := range firsts {
+			wg.Go(func() {
+				got, first, err := st.RevokeToken(ctx, tok.ID, base.Add(time.Duration(i+1)*time.Minute))
+				assert.NoError(t, err)
+				if err == nil {
+					firsts[i], times[i] = first, got.RevokedAt
+				}
+			})
+		}
+		wg.Wait()
+		var winners int
+		for i, first := range firsts {
+			if first {
+				winners++
+			}
+			assert.True(t, times[i].Equal(times[0]), "every caller sees the one first revocation")
+		}
+		assert.Equal(t, 1, winners)
 	})
 
 	t.Run("a use recorded late never moves the last use back", func(t *testing.T) {
