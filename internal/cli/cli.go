@@ -75,7 +75,9 @@ func applyEnv(cmd *cobra.Command, getenv func(string) string) error {
 // Execute runs root with args. Before any command runs it reads flags
 // from the environment and checks required flags; every error up to that
 // point, including cobra's own for unknown commands and wrong argument
-// counts, is a UsageError naming the command.
+// counts, is a UsageError naming the command. It owns root's
+// PersistentPreRunE, flag error function and error printing: commands set
+// none of these themselves.
 func Execute(ctx context.Context, root *cobra.Command, args []string, getenv func(string) string) error {
 	reached := false
 	root.SilenceUsage = true
