@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"maps"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,34 +63,10 @@ func fakeStats(*embedded.Store) []workflows.Section {
 	}
 }
 
-// embeddedStats maps st.Stats to the two sections as
-// cmd/telemetryd/sections.go does, with fixed GraphQL counts.
+// embeddedStats measures the real embedded store, as cmd/telemetryd
+// does, with fixed GraphQL counts.
 func embeddedStats(st *embedded.Store) []workflows.Section {
-	return []workflows.Section{
-		&workflows.StoreSection{Stats: func(ctx context.Context) (workflows.StoreStats, error) {
-			s, err := st.Stats(ctx)
-			if err != nil {
-				return workflows.StoreStats{}, err
-			}
-			return workflows.StoreStats{
-				Backend: st.Backend(), DatabaseType: s.DatabaseType, ServerVersion: s.ServerVersion,
-				Nodes: s.Nodes, Relationships: s.Relationships,
-				NodesByLabel: s.NodesByLabel, RelationshipsByType: s.RelationshipsByType,
-			}, nil
-		}},
-		&workflows.SchemaSection{Schema: func(ctx context.Context) (workflows.SchemaStats, error) {
-			s, err := st.Stats(ctx)
-			if err != nil {
-				return workflows.SchemaStats{}, err
-			}
-			return workflows.SchemaStats{
-				GraphQLTypes: 14, GraphQLFields: 61,
-				Labels:            slices.Sorted(maps.Keys(s.NodesByLabel)),
-				RelationshipTypes: slices.Sorted(maps.Keys(s.RelationshipsByType)),
-				Constraints:       s.Constraints, Indexes: s.Indexes,
-			}, nil
-		}},
-	}
+	return workflows.StoreSections(st, func() (int, int) { return 14, 61 })
 }
 
 // A change to the payload's fields must change docs/telemetry.md and bump

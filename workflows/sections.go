@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/telemetryd/telemetryd"
@@ -433,4 +435,70 @@ func nullable(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// StatsReader measures a store; store.Store is one.
+type StatsReader interface {
+	Backend() string
+	Stats(ctx context.Context) (*store.Stats, error)
+}
+
+// StoreSections returns the "store" and "schema" sections of st. Both
+// want the same reading, and on Neo4j each reading costs a round trip per
+// label, so one reading serves both within a collection. graphQL counts
+// the GraphQL schema's types and fields.
+func StoreSections(st StatsReader, graphQL func() (types, fields int)) []Section {
+	stats := &recentStats{store: st}
+	return []Section{
+		&StoreSection{Stats: func(ctx context.Context) (StoreStats, error) {
+			s, err := stats.get(ctx)
+			if err != nil {
+				return StoreStats{}, err
+			}
+			return StoreStats{
+				Backend: st.Backend(), DatabaseType: s.DatabaseType, ServerVersion: s.ServerVersion,
+				Nodes: s.Nodes, Relationships: s.Relationships,
+				NodesByLabel: s.NodesByLabel, RelationshipsByType: s.RelationshipsByType,
+			}, nil
+		}},
+		&SchemaSection{Schema: func(ctx context.Context) (SchemaStats, error) {
+			s, err := stats.get(ctx)
+			if err != nil {
+				return SchemaStats{}, err
+			}
+			types, fields := graphQL()
+			return SchemaStats{
+				GraphQLTypes: types, GraphQLFields: fields,
+				Labels:            slices.Sorted(maps.Keys(s.NodesByLabel)),
+				RelationshipTypes: slices.Sorted(maps.Keys(s.RelationshipsByType)),
+				Constraints:       s.Constraints, Indexes: s.Indexes,
+			}, nil
+		}},
+	}
+}
+
+// recentStats keeps one reading of a store for statsReuse.
+type recentStats struct {
+	store StatsReader
+
+	mu    sync.Mutex
+	at    time.Time
+	stats *store.Stats
+}
+
+// statsReuse is how long one reading serves; a collection takes seconds.
+const statsReuse = 30 * time.Second
+
+func (r *recentStats) get(ctx context.Context) (*store.Stats, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stats != nil && time.Since(r.at) < statsReuse {
+		return r.stats, nil
+	}
+	s, err := r.store.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.stats, r.at = s, time.Now()
+	return s, nil
 }
