@@ -36,6 +36,7 @@ const (
 // suggestions off, introspection for signed-in callers only, and every
 // error shown through one presenter.
 func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (http.Handler, error) {
+	r.checksums = newChecksumVerdicts()
 	cfg := Config{Resolvers: r}
 	cfg.Directives.HasPermission = func(ctx context.Context, _ any, next graphql.Resolver, permission telemetryd.Permission) (any, error) {
 		if _, err := auth.Require(ctx, permission); err != nil {

@@ -16,6 +16,8 @@ type Resolver struct {
 	Telemetry *telemetry.Service
 	// Auth signs callers in and manages accounts, roles and tokens.
 	Auth *auth.Service
+
+	checksums checksumVerdicts // set by NewHandler
 }
 
 func nullable(s string) *string {
