@@ -182,7 +182,7 @@ func ReportVerification(w io.Writer, v *telemetryd.Verifier) error {
 	if n := len(v.Problems()); n > 0 {
 		return &ExitError{Code: 1, Msg: fmt.Sprintf("verification failed: %s in %s", count(n, "problem"), count(v.Count(), "snapshot"))}
 	}
-	fmt.Fprintf(w, "verified %d snapshots: checksums and chains intact\n", v.Count())
+	fmt.Fprintf(w, "verified %s: checksums and chains intact\n", count(v.Count(), "snapshot"))
 	return nil
 }
 
