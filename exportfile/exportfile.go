@@ -69,6 +69,11 @@ func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error)
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return 0, fmt.Errorf("moving export file into place: %w", err)
 	}
+	// The rename lasts through a crash only once the directory is synced.
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = dir.Sync()
+		dir.Close()
+	}
 	return n, nil
 }
 
@@ -101,6 +106,9 @@ func Decode(r io.Reader, fn func(index int, s *telemetryd.Snapshot, err error) e
 	}
 	if _, err := dec.Token(); err != nil {
 		return telemetryd.Errorf(telemetryd.EINVALID, "export file does not end its JSON array: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return telemetryd.Errorf(telemetryd.EINVALID, "export file has more after its JSON array")
 	}
 	return nil
 }

@@ -98,6 +98,7 @@ func TestReadRefusesWhatIsNoArray(t *testing.T) {
 		"a truncated array":  `[{"id":"x"}`,
 		"not JSON":           `hello`,
 		"an array of arrays": `[[1]]`,
+		"more after the array": `[] {"id":"x"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := exportfile.Read(strings.NewReader(doc))
