@@ -94,10 +94,10 @@ func TestReadNamesEveryBadRecord(t *testing.T) {
 
 func TestReadRefusesWhatIsNoArray(t *testing.T) {
 	for name, doc := range map[string]string{
-		"an object":          `{"id":"x"}`,
-		"a truncated array":  `[{"id":"x"}`,
-		"not JSON":           `hello`,
-		"an array of arrays": `[[1]]`,
+		"an object":            `{"id":"x"}`,
+		"a truncated array":    `[{"id":"x"}`,
+		"not JSON":             `hello`,
+		"an array of arrays":   `[[1]]`,
 		"more after the array": `[] {"id":"x"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
