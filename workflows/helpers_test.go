@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/telemetryd/telemetryd"
@@ -245,4 +246,36 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, outcome string) f
 	}
 	t.Fatalf("no metric %s{outcome=%q}", name, outcome)
 	return 0
+}
+
+// newFailingReceiver answers status until recovered is set, then 200.
+func newFailingReceiver(t *testing.T, status int) (*receiver, *atomic.Bool) {
+	t.Helper()
+	var recovered atomic.Bool
+	recv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
+		if !recovered.Load() {
+			w.WriteHeader(status)
+		}
+	})
+	return recv, &recovered
+}
+
+// runTogether starts RunOnce on every runner at the same moment and
+// returns what each got.
+func runTogether(t *testing.T, runners ...*workflows.Runner) []*telemetryd.Snapshot {
+	t.Helper()
+	var wg sync.WaitGroup
+	results := make([]*telemetryd.Snapshot, len(runners))
+	start := make(chan struct{})
+	for i, r := range runners {
+		wg.Go(func() {
+			<-start
+			snap, err := r.RunOnce(context.Background())
+			assert.NoError(t, err)
+			results[i] = snap
+		})
+	}
+	close(start)
+	wg.Wait()
+	return results
 }

@@ -3,8 +3,6 @@ package workflows_test
 import (
 	"context"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,26 +28,14 @@ func openSecondNeo4j(t *testing.T) *neo4j.Store {
 }
 
 func TestNeo4jTwoReplicasMakeOneSnapshot(t *testing.T) {
-	ctx := context.Background()
 	replicas := []*neo4j.Store{neo4jtest.Open(t), nil}
 	replicas[1] = openSecondNeo4j(t)
 	recv := newReceiver(t, answer(http.StatusOK))
 	clock := newClock(t, day1)
 
-	var wg sync.WaitGroup
-	results := make([]*telemetryd.Snapshot, len(replicas))
-	start := make(chan struct{})
-	for i, st := range replicas {
-		r := newRunner(st, newSender(t, recv.URL, true, 5*time.Second), clock)
-		wg.Go(func() {
-			<-start
-			snap, err := r.RunOnce(ctx)
-			assert.NoError(t, err)
-			results[i] = snap
-		})
-	}
-	close(start)
-	wg.Wait()
+	results := runTogether(t,
+		newRunner(replicas[0], newSender(t, recv.URL, true, 5*time.Second), clock),
+		newRunner(replicas[1], newSender(t, recv.URL, true, 5*time.Second), clock))
 
 	require.NotNil(t, results[0])
 	require.NotNil(t, results[1])
@@ -62,13 +48,7 @@ func TestNeo4jFailedSendIsSentByTheNextDaysBacklog(t *testing.T) {
 	ctx := context.Background()
 	st := neo4jtest.Open(t)
 	clock := newClock(t, day1)
-	var failing atomic.Bool
-	failing.Store(true)
-	recv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
-		if failing.Load() {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	})
+	recv, recovered := newFailingReceiver(t, http.StatusInternalServerError)
 	runner := newRunner(st, newSender(t, recv.URL, true, 5*time.Second), clock)
 
 	failed, err := runner.RunOnce(ctx)
@@ -82,7 +62,7 @@ func TestNeo4jFailedSendIsSentByTheNextDaysBacklog(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, failed.ID, again.ID, "a restart on the same day makes no second snapshot")
 
-	failing.Store(false)
+	recovered.Store(true)
 	clock.Advance(24 * time.Hour)
 	runScheduledDay(t, restarted, clock)
 	today, err := st.LatestSnapshot(ctx, testDeployment)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,28 +66,18 @@ func TestRestartOnTheSameDayMakesNoSecondSnapshot(t *testing.T) {
 }
 
 func TestTwoRunnersOnOneStoreMakeOneSnapshot(t *testing.T) {
-	ctx := context.Background()
 	st := openStore(t)
 	clock := newClock(t, day1)
 	recv := newReceiver(t, answer(http.StatusOK))
 	reg := prometheus.NewRegistry()
 	metrics := workflows.NewMetrics(reg)
 
-	var wg sync.WaitGroup
-	results := make([]*telemetryd.Snapshot, 2)
-	start := make(chan struct{})
-	for i := range results {
-		r := newRunner(st, newSender(t, recv.URL, true, time.Second), clock)
-		r.Metrics = metrics
-		wg.Go(func() {
-			<-start
-			snap, err := r.RunOnce(ctx)
-			assert.NoError(t, err)
-			results[i] = snap
-		})
+	runners := make([]*workflows.Runner, 2)
+	for i := range runners {
+		runners[i] = newRunner(st, newSender(t, recv.URL, true, time.Second), clock)
+		runners[i].Metrics = metrics
 	}
-	close(start)
-	wg.Wait()
+	results := runTogether(t, runners...)
 
 	require.NotNil(t, results[0])
 	require.NotNil(t, results[1])
@@ -134,19 +123,13 @@ func TestScheduledRunSendsTheBacklog(t *testing.T) {
 	t.Run("a failed snapshot is sent by a later day's run", func(t *testing.T) {
 		st := openStore(t)
 		clock := newClock(t, day1)
-		var failing atomic.Bool
-		failing.Store(true)
-		recv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
-			if failing.Load() {
-				w.WriteHeader(http.StatusBadGateway)
-			}
-		})
+		recv, recovered := newFailingReceiver(t, http.StatusBadGateway)
 		runner := newRunner(st, newSender(t, recv.URL, true, time.Second), clock)
 		failed, err := runner.RunOnce(ctx)
 		require.NoError(t, err)
 		require.Equal(t, telemetryd.SendFailed, failed.RemoteSendStatus)
 
-		failing.Store(false)
+		recovered.Store(true)
 		clock.Advance(24 * time.Hour)
 		runScheduledDay(t, runner, clock)
 		today, err := st.LatestSnapshot(ctx, testDeployment)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,13 +228,7 @@ func TestSendRecordsTheOutcome(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	clock := newClock(t, day1)
-	var failing atomic.Bool
-	failing.Store(true)
-	recv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request) {
-		if failing.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	})
+	recv, recovered := newFailingReceiver(t, http.StatusServiceUnavailable)
 	runner := newRunner(st, newSender(t, recv.URL, true, time.Second), clock)
 	snap, err := runner.RunOnce(ctx)
 	require.NoError(t, err)
@@ -243,7 +236,7 @@ func TestSendRecordsTheOutcome(t *testing.T) {
 	require.Equal(t, "receiver answered 503 Service Unavailable", snap.RemoteSendError)
 
 	t.Run("a re-send that succeeds is recorded as sent", func(t *testing.T) {
-		failing.Store(false)
+		recovered.Store(true)
 		clock.Advance(time.Minute)
 		got, err := runner.Send(ctx, snap.ID)
 		require.NoError(t, err)
