@@ -325,7 +325,8 @@ func (s *Store) LatestSnapshot(ctx context.Context, deploymentID string) (*telem
 // ORDER BY naming both index properties are what let the planner use an
 // ordered seek: with "IS NOT NULL" it scans the whole index instead. No
 // id tie-break is needed: one deployment has at most one snapshot a day.
-const latestQuery = `MATCH (s:TelemetrySnapshot)
+// The hint keeps a planner with thin statistics from scanning the index.
+const latestQuery = `MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(deployment_id, created_at)
 	WHERE s.deployment_id = $deployment AND s.created_at >= $earliest
 	RETURN s ORDER BY s.deployment_id DESC, s.created_at DESC LIMIT 1`
 
