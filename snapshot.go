@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -144,6 +145,10 @@ var (
 	uuidForm = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
 
+// MaxNameLength bounds kind, payload_format, deployment_id and version, in
+// bytes, so every store can index them.
+const MaxNameLength = 256
+
 // Validate reports every way s is not a well-formed sealed record, each
 // reason naming its field, in one EINVALID error; nil when s is sound.
 func (s *Snapshot) Validate() error {
@@ -160,12 +165,19 @@ func (s *Snapshot) Validate() error {
 	for _, f := range []struct{ name, value string }{
 		{"kind", s.Kind}, {"payload_format", s.PayloadFormat}, {"deployment_id", s.DeploymentID}, {"version", s.Version},
 	} {
-		if strings.TrimSpace(f.value) == "" {
+		switch {
+		case strings.TrimSpace(f.value) == "":
 			fail("%s is missing", f.name)
+		case len(f.value) > MaxNameLength:
+			fail("%s is %d bytes long, more than the %d allowed", f.name, len(f.value), MaxNameLength)
 		}
 	}
 	if !isJSONObject(s.Data) {
 		fail("data must be a JSON object")
+	} else if _, err := s.ComputeChecksum(); err != nil {
+		// RFC 8785 refuses what it cannot canonicalise, such as a
+		// number beyond IEEE 754 double range or a duplicate member.
+		fail("data cannot be canonicalised (RFC 8785): %v", errors.Unwrap(err))
 	}
 	if s.PreviousChecksum != "" && !hexSHA256.MatchString(s.PreviousChecksum) {
 		fail("previous_checksum must be 64 lowercase hex digits or null")

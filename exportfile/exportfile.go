@@ -4,12 +4,17 @@ package exportfile
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/telemetryd/telemetryd"
 )
@@ -77,18 +82,41 @@ func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error)
 	return n, nil
 }
 
+// MaxRecordSize bounds one record of an export file, so reading a file
+// holds no more than about this much of it at a time.
+const MaxRecordSize = 16 << 20
+
+// errRecordTooLarge is what the reader under the JSON decoder returns
+// when a record runs past MaxRecordSize.
+var errRecordTooLarge = errors.New("record too large")
+
 // Decode walks the JSON array in r, calling fn for each record with its
 // position (from 0) and either the decoded snapshot or why it could not
-// be decoded, with as much of the snapshot as its id where that reads. Only the array's own syntax stops the walk early, or an
-// error that fn returns.
+// be decoded, with as much of the snapshot as its id where that reads.
+// Only the array's own syntax, a record over MaxRecordSize or an error
+// that fn returns stops the walk early. A leading UTF-8 byte order mark
+// is skipped. White space costs no memory and is read once, however much
+// of it there is between or around records.
 func Decode(r io.Reader, fn func(index int, s *telemetryd.Snapshot, err error) error) error {
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 256<<10))
+	br := bufio.NewReaderSize(r, 256<<10)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		_, _ = br.Discard(3)
+	}
+	in := &squeezer{r: br, until: MaxRecordSize}
+	dec := json.NewDecoder(in)
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 		return telemetryd.Errorf(telemetryd.EINVALID, "export file must hold a JSON array of snapshots")
 	}
-	for i := 0; dec.More(); i++ {
+	for i := 0; ; i++ {
+		in.until = dec.InputOffset() + MaxRecordSize
+		if !dec.More() {
+			break
+		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, errRecordTooLarge) {
+				return telemetryd.Errorf(telemetryd.EINVALID, "record %d: larger than %d MiB", i+1, MaxRecordSize>>20)
+			}
 			return telemetryd.Errorf(telemetryd.EINVALID, "record %d: invalid JSON: %v", i+1, err)
 		}
 		s := new(telemetryd.Snapshot)
@@ -111,6 +139,126 @@ func Decode(r io.Reader, fn func(index int, s *telemetryd.Snapshot, err error) e
 		return telemetryd.Errorf(telemetryd.EINVALID, "export file has more after its JSON array")
 	}
 	return nil
+}
+
+// squeezer passes JSON text through with each run of white space outside
+// strings cut to one space, which JSON reads the same way. The decoder
+// above it keeps everything from the start of the value it decodes, white
+// space included; squeezed, a file padded with any amount of white space
+// costs it nothing. It stops with errRecordTooLarge at offset until.
+type squeezer struct {
+	r        *bufio.Reader
+	offset   int64 // bytes passed up so far
+	until    int64
+	inString bool
+	escaped  bool
+	space    bool // the last byte passed up was white space outside strings
+}
+
+func (z *squeezer) Read(p []byte) (int, error) {
+	room := z.until - z.offset
+	if room <= 0 {
+		return 0, errRecordTooLarge
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n := 0
+	for n == 0 {
+		if _, err := z.r.Peek(1); err != nil {
+			return 0, err
+		}
+		n = z.squeeze(p)
+	}
+	z.offset += int64(n)
+	return n, nil
+}
+
+// squeeze moves what the buffered reader holds into p, as far as it fits,
+// and returns how many bytes it put there.
+func (z *squeezer) squeeze(p []byte) int {
+	in, _ := z.r.Peek(z.r.Buffered())
+	n, used := 0, 0
+	for ; used < len(in) && n < len(p); used++ {
+		c := in[used]
+		space := false
+		switch {
+		case z.inString:
+			switch {
+			case z.escaped:
+				z.escaped = false
+			case c == '\\':
+				z.escaped = true
+			case c == '"':
+				z.inString = false
+			}
+		case c == ' ', c == '\t', c == '\n', c == '\r':
+			space = true
+		case c == '"':
+			z.inString = true
+		}
+		if space && z.space {
+			continue
+		}
+		z.space = space
+		p[n] = c
+		n++
+	}
+	_, _ = z.r.Discard(used)
+	return n
+}
+
+// Check reads every record of an export file once, holding a few short
+// fields of each. Every record must be a well-formed sealed record
+// (telemetryd.Snapshot.Validate): otherwise Check returns one EINVALID
+// error naming each bad record by id, or by position where the id cannot
+// be read, with its reasons. It returns how many records the file holds
+// and its chain breaks: within each deployment, ordered by created_at, a
+// record whose previous_checksum is not the checksum of the record before
+// it. The oldest record of each deployment anchors its chain, as in a
+// date-bounded export. Whether a break stops an import is the caller's
+// call.
+func Check(r io.Reader) (n int, breaks []telemetryd.Problem, err error) {
+	type link struct {
+		deployment, id, checksum, previous string
+		created                            time.Time
+	}
+	var (
+		links    []link
+		problems []string
+	)
+	err = Decode(r, func(i int, s *telemetryd.Snapshot, err error) error {
+		if err == nil {
+			err = s.Validate()
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", label(i, s), err))
+			return nil
+		}
+		links = append(links, link{s.DeploymentID, s.ID, s.Checksum, s.PreviousChecksum, s.CreatedAt})
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(problems) > 0 {
+		return 0, nil, telemetryd.Errorf(telemetryd.EINVALID, "%d of %d records are invalid:\n  %s",
+			len(problems), len(problems)+len(links), strings.Join(problems, "\n  "))
+	}
+	slices.SortFunc(links, func(a, b link) int {
+		return cmp.Or(cmp.Compare(a.deployment, b.deployment), a.created.Compare(b.created), cmp.Compare(a.id, b.id))
+	})
+	for i := 1; i < len(links); i++ {
+		older, newer := links[i-1], links[i]
+		switch {
+		case older.deployment != newer.deployment:
+		case newer.previous == "":
+			breaks = append(breaks, telemetryd.Problem{ID: newer.id, Reason: "chain break: previous_checksum is null but older snapshot " + older.id + " is in the file"})
+		case newer.previous != older.checksum:
+			breaks = append(breaks, telemetryd.Problem{ID: newer.id, Reason: "chain break: previous_checksum does not match the checksum of " + older.id + ", the next older snapshot of its deployment in the file"})
+		}
+	}
+	return len(links), breaks, nil
 }
 
 // Read decodes and validates every record of an export file. When any

@@ -2,8 +2,10 @@ package exportfile_test
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +124,81 @@ func TestVerifyReportsUnreadableRecordsToo(t *testing.T) {
 	assert.Equal(t, snaps[2].ID, v.Problems()[0].ID, "the unreadable record is named by its id")
 	assert.Equal(t, 2, v.Count(), "the walk goes on past it")
 	assert.Contains(t, v.Problems()[0].Reason, "unknown field")
+}
+
+// spaces is an endless run of white space, read without allocating.
+type spaces struct{}
+
+func (spaces) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = " \n\t\r"[i%4]
+	}
+	return len(p), nil
+}
+
+func padding(n int64) io.Reader { return io.LimitReader(spaces{}, n) }
+
+// allocated returns how many bytes fn allocates on the heap.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+func recordsJSON(t *testing.T, snaps []*telemetryd.Snapshot) []string {
+	t.Helper()
+	out := make([]string, len(snaps))
+	for i, s := range snaps {
+		b, err := s.MarshalJSON()
+		require.NoError(t, err)
+		out[i] = string(b)
+	}
+	return out
+}
+
+// The probe padded a file with 1 GiB of white space between two records
+// and the import held 3 GiB; white space around "[" made it quadratic.
+// Any amount of it must now cost reading only.
+func TestWhiteSpaceCostsNoMemory(t *testing.T) {
+	snaps := storetest.Chain(t, "dep", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 2, 100)
+	recs := recordsJSON(t, snaps)
+	const pad = 32 << 20
+	file := io.MultiReader(padding(pad), strings.NewReader("["), padding(pad), strings.NewReader(recs[1]),
+		padding(pad), strings.NewReader(","), padding(pad), strings.NewReader(recs[0]), padding(pad),
+		strings.NewReader("]"), padding(pad))
+	var ids []string
+	var err error
+	bytes := allocated(func() {
+		err = exportfile.Decode(file, func(_ int, s *telemetryd.Snapshot, err error) error {
+			ids = append(ids, s.ID)
+			return err
+		})
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{snaps[1].ID, snaps[0].ID}, ids)
+	assert.Less(t, bytes, uint64(4<<20), "reading 160 MiB of white space allocated %d bytes", bytes)
+}
+
+func TestARecordOverTheLimitIsRefusedWithoutBeingHeld(t *testing.T) {
+	huge := io.MultiReader(strings.NewReader(`[{"id":"x"},{"id":"y","data":{"pad":"`),
+		io.LimitReader(zeros{}, 1<<30), strings.NewReader(`"}}]`))
+	var err error
+	bytes := allocated(func() {
+		err = exportfile.Decode(huge, func(int, *telemetryd.Snapshot, error) error { return nil })
+	})
+	require.Error(t, err)
+	assert.Equal(t, telemetryd.EINVALID, telemetryd.ErrorCode(err))
+	assert.Contains(t, err.Error(), "record 2: larger than 16 MiB")
+	assert.Less(t, bytes, uint64(128<<20), "refusing a 1 GiB record allocated %d bytes", bytes)
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/store/storetest"
 )
 
@@ -20,7 +21,7 @@ import (
 // under 16 concurrent clients.
 func BenchmarkListPage(b *testing.B) {
 	e := start(b)
-	_, err := e.store.ImportSnapshots(b.Context(), storetest.Chain(b, "bench", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), 2000, 4096))
+	_, err := e.store.ImportSnapshots(b.Context(), store.Batch(storetest.Chain(b, "bench", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), 2000, 4096)))
 	require.NoError(b, err)
 	client := &http.Client{}
 	fetch := func(req *http.Request) {

@@ -208,7 +208,7 @@ func (e *env) account(username string, roles ...string) string {
 func (e *env) seed(n int, start time.Time) []*telemetryd.Snapshot {
 	e.t.Helper()
 	snaps := storetest.Chain(e.t, "dep-test", start, n, 200)
-	_, err := e.store.ImportSnapshots(context.Background(), snaps)
+	_, err := e.store.ImportSnapshots(context.Background(), store.Batch(snaps))
 	require.NoError(e.t, err)
 	return snaps
 }

@@ -10,51 +10,82 @@ import (
 // The rules of ImportSnapshots that do not depend on how a backend keeps
 // its data live here, so the backends cannot drift apart on them.
 
-// CheckImport checks an import batch on its own, before a backend compares
-// it with what it stores. Every record must be a well-formed sealed record
-// (telemetryd.Snapshot.Validate, which checks the checksum): otherwise
-// EINVALID naming each bad record, by id or, without one, by position,
-// with its reasons. Then no two records may share an id, or a deployment
-// and UTC day: otherwise ECONFLICT naming each later record of such a
-// pair.
-func CheckImport(snaps []*telemetryd.Snapshot) error {
-	var invalid []string
-	for i, s := range snaps {
-		if s == nil {
-			invalid = append(invalid, fmt.Sprintf("record %d: empty", i+1))
-			continue
-		}
-		if err := s.Validate(); err != nil {
-			name := s.ID
-			if name == "" {
-				name = fmt.Sprintf("record %d", i+1)
+// Batch returns snaps as the records argument of ImportSnapshots.
+func Batch(snaps []*telemetryd.Snapshot) func(yield func(*telemetryd.Snapshot) error) error {
+	return func(yield func(*telemetryd.Snapshot) error) error {
+		for _, s := range snaps {
+			if err := yield(s); err != nil {
+				return err
 			}
-			invalid = append(invalid, name+": "+telemetryd.ErrorMessage(err))
 		}
+		return nil
 	}
-	if len(invalid) > 0 {
-		return telemetryd.Errorf(telemetryd.EINVALID, "nothing imported, %d invalid snapshots: %s", len(invalid), strings.Join(invalid, "; "))
-	}
+}
 
-	var conflicts []string
-	ids := make(map[string]bool, len(snaps))
-	type deploymentDay struct{ deployment, day string }
-	dayOwners := make(map[deploymentDay]string, len(snaps))
-	for _, s := range snaps {
-		if ids[s.ID] {
-			conflicts = append(conflicts, s.ID+": appears twice in the import")
-			continue
-		}
-		ids[s.ID] = true
-		key := deploymentDay{s.DeploymentID, telemetryd.Day(s.CreatedAt)}
-		if owner, ok := dayOwners[key]; ok {
-			conflicts = append(conflicts, fmt.Sprintf("%s: deployment %s has snapshot %s on %s in the same import", s.ID, key.deployment, owner, key.day))
-			continue
-		}
-		dayOwners[key] = s.ID
+// ImportCheck checks an import batch on its own, one record at a time,
+// before a backend compares each record with what it stores. It holds a
+// few short fields per record, never the records themselves.
+type ImportCheck struct {
+	n         int
+	invalid   []string
+	conflicts []string
+	ids       map[string]bool
+	dayOwners map[deploymentDay]string
+}
+
+type deploymentDay struct{ deployment, day string }
+
+// NewImportCheck returns a check that has seen no record.
+func NewImportCheck() *ImportCheck {
+	return &ImportCheck{ids: map[string]bool{}, dayOwners: map[deploymentDay]string{}}
+}
+
+// Add checks the next record of the batch and reports whether it may be
+// stored: it must be a well-formed sealed record (telemetryd.Snapshot.Validate,
+// which checks the checksum), and no earlier record of the batch may share
+// its id, or its deployment and UTC day.
+func (c *ImportCheck) Add(s *telemetryd.Snapshot) bool {
+	c.n++
+	if s == nil {
+		c.invalid = append(c.invalid, fmt.Sprintf("record %d: empty", c.n))
+		return false
 	}
-	if len(conflicts) > 0 {
-		return ImportConflict(conflicts)
+	if err := s.Validate(); err != nil {
+		name := s.ID
+		if name == "" {
+			name = fmt.Sprintf("record %d", c.n)
+		}
+		c.invalid = append(c.invalid, name+": "+telemetryd.ErrorMessage(err))
+		return false
+	}
+	if c.ids[s.ID] {
+		c.conflicts = append(c.conflicts, s.ID+": appears twice in the import")
+		return false
+	}
+	c.ids[s.ID] = true
+	key := deploymentDay{s.DeploymentID, telemetryd.Day(s.CreatedAt)}
+	if owner, ok := c.dayOwners[key]; ok {
+		c.conflicts = append(c.conflicts, fmt.Sprintf("%s: deployment %s has snapshot %s on %s in the same import", s.ID, key.deployment, owner, key.day))
+		return false
+	}
+	c.dayOwners[key] = s.ID
+	return true
+}
+
+// Failed reports whether any record so far was refused, so the import
+// will fail whatever the store holds.
+func (c *ImportCheck) Failed() bool { return len(c.invalid)+len(c.conflicts) > 0 }
+
+// Err is the verdict on the records added: EINVALID naming each malformed
+// record, by id or, without one, by position, with its reasons; else
+// ECONFLICT naming each later record of a pair that shares an id or a
+// deployment day; else nil.
+func (c *ImportCheck) Err() error {
+	if len(c.invalid) > 0 {
+		return telemetryd.Errorf(telemetryd.EINVALID, "nothing imported, %d invalid snapshots: %s", len(c.invalid), strings.Join(c.invalid, "; "))
+	}
+	if len(c.conflicts) > 0 {
+		return ImportConflict(c.conflicts)
 	}
 	return nil
 }

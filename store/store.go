@@ -60,14 +60,17 @@ type Snapshots interface {
 	// DeleteSnapshotsBefore deletes snapshots created before t and returns
 	// how many it deleted.
 	DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, error)
-	// ImportSnapshots stores snapshots all or nothing. The batch is first
-	// checked on its own by CheckImport (EINVALID naming each malformed
-	// record, ECONFLICT naming each id or deployment day it holds twice).
-	// A record Identical to a stored one is skipped, keeping the stored
-	// send status; an id stored with other content, or a deployment day
-	// already taken by another id, fails the whole import with ECONFLICT
-	// naming every such id.
-	ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapshot) (ImportResult, error)
+	// ImportSnapshots stores the snapshots that each yields, all or
+	// nothing. Each record is first checked on its own by an ImportCheck
+	// (EINVALID naming each malformed record, ECONFLICT naming each id or
+	// deployment day the batch holds twice). A record Identical to a
+	// stored one is skipped, keeping the stored send status; an id stored
+	// with other content, or a deployment day already taken by another
+	// id, fails the whole import with ECONFLICT naming every such id. A
+	// backend may call each more than once (to retry a transaction), so
+	// it must yield the same records every time; Batch turns a slice into
+	// one. An error from each fails the import and is returned.
+	ImportSnapshots(ctx context.Context, each func(yield func(*telemetryd.Snapshot) error) error) (ImportResult, error)
 }
 
 // ImportResult counts what an import did.

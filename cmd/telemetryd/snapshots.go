@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,7 @@ func newSnapshotsCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "snapshots",
 		Short: "Export, import and verify snapshots directly on the store",
 	}
-	cmd.AddCommand(newExportCommand(stdout), newImportCommand(stdout), newVerifyCommand(stdout))
+	cmd.AddCommand(newExportCommand(stdout), newImportCommand(stdout, stderr), newVerifyCommand(stdout))
 	return cmd
 }
 
@@ -76,27 +77,55 @@ func newExportCommand(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-func newImportCommand(stdout io.Writer) *cobra.Command {
+func newImportCommand(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		sc   storeConfig
-		file string
+		sc          storeConfig
+		file        string
+		chainBreaks bool
 	)
 	cmd := &cobra.Command{
-		Use:   "import --file FILE",
+		Use:   "import --file FILE [--allow-chain-breaks]",
 		Short: "Import an export file: every record is checked first, and any bad one imports nothing",
-		Args:  cobra.NoArgs,
+		Long: `Import an export file. Every record is checked first: a malformed record,
+one whose checksum does not match, or an id or deployment day the file or
+the store already holds with other content imports nothing, and the error
+names each such record. So does a chain break inside the file (a record
+whose previous_checksum is not the checksum of its deployment's next older
+record in the file), unless --allow-chain-breaks is given: then each break
+is named in a warning and the file is imported.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in, err := os.Open(file)
 			if err != nil {
 				return &cli.UsageError{Err: fmt.Errorf("--file: %v", err)}
 			}
 			defer in.Close()
-			snaps, err := exportfile.Read(in)
+			_, breaks, err := exportfile.Check(in)
 			if err != nil {
 				return fmt.Errorf("nothing imported: %w", err)
 			}
+			if len(breaks) > 0 && !chainBreaks {
+				return fmt.Errorf("nothing imported: %d chain breaks inside the file (--allow-chain-breaks imports it anyway):\n  %s",
+					len(breaks), joinProblems(breaks))
+			}
+			for _, p := range breaks {
+				fmt.Fprintf(stderr, "warning: importing a chain break: %s\n", p)
+			}
+			// The file is read a second time, record by record, so no
+			// more than one record of it is held at a time.
+			each := func(yield func(*telemetryd.Snapshot) error) error {
+				if _, err := in.Seek(0, io.SeekStart); err != nil {
+					return fmt.Errorf("rereading %s: %w", file, err)
+				}
+				return exportfile.Decode(in, func(_ int, s *telemetryd.Snapshot, err error) error {
+					if err != nil {
+						return fmt.Errorf("%s changed while it was imported: %w", file, err)
+					}
+					return yield(s)
+				})
+			}
 			return withStore(cmd.Context(), sc, func(st store.Store) error {
-				res, err := st.ImportSnapshots(cmd.Context(), snaps)
+				res, err := st.ImportSnapshots(cmd.Context(), each)
 				if err != nil {
 					return fmt.Errorf("nothing imported: %w", err)
 				}
@@ -107,8 +136,18 @@ func newImportCommand(stdout io.Writer) *cobra.Command {
 	}
 	sc.register(cmd.Flags())
 	cmd.Flags().StringVar(&file, "file", "", "export file to import (required)")
+	cmd.Flags().BoolVar(&chainBreaks, "allow-chain-breaks", false, "import a file whose chains break inside it, warning about each break")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
+}
+
+// joinProblems lists problems one a line, indented under a heading.
+func joinProblems(problems []telemetryd.Problem) string {
+	lines := make([]string, len(problems))
+	for i, p := range problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n  ")
 }
 
 func newVerifyCommand(stdout io.Writer) *cobra.Command {

@@ -107,8 +107,9 @@ func TestVerifyNamesEveryBrokenLink(t *testing.T) {
 	require.NoError(t, snaps[4].Seal())
 	file := filepath.Join(dir, "chain.json")
 	writeExport(t, file, snaps)
-	code, _, stderr := execute(t, env(), append([]string{"snapshots", "import", "--file", file}, args...)...)
+	code, _, stderr := execute(t, env(), append([]string{"snapshots", "import", "--file", file, "--allow-chain-breaks"}, args...)...)
 	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "warning: importing a chain break: "+snaps[5].ID)
 
 	code, stdout, stderr := execute(t, env(), append([]string{"snapshots", "verify"}, args...)...)
 	assert.Equal(t, 1, code)
@@ -136,4 +137,72 @@ func TestExportsAreCountedForTheDailyTelemetry(t *testing.T) {
 	counts, err := st.ActivityOn(t.Context(), telemetryd.Day(time.Now()))
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), counts[activity.Exports])
+}
+
+// TestImportNamesTheRealCause holds the probe's import findings: each bad
+// file imports nothing, and the error names the record and what is wrong
+// with it in the user's terms, not the store's.
+func TestImportNamesTheRealCause(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	importFile := func(t *testing.T, content string, extra ...string) (dir string, code int, stdout, stderr string) {
+		t.Helper()
+		dir = t.TempDir()
+		file := filepath.Join(dir, "import.json")
+		require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
+		code, stdout, stderr = execute(t, env(), append([]string{"snapshots", "import", "--file", file, "--data-dir", dir}, extra...)...)
+		return dir, code, stdout, stderr
+	}
+	requireEmpty := func(t *testing.T, dir string) {
+		t.Helper()
+		code, stdout, stderr := execute(t, env(), "snapshots", "export", "--output", filepath.Join(dir, "out.json"), "--data-dir", dir)
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, "exported 0 snapshots")
+	}
+	record := func(t *testing.T, s *telemetryd.Snapshot) string {
+		t.Helper()
+		b, err := s.MarshalJSON()
+		require.NoError(t, err)
+		return string(b)
+	}
+
+	t.Run("a 5 MB deployment_id is a length error naming the id", func(t *testing.T) {
+		s := storetest.NewSnapshot(t, strings.Repeat("d", 5_000_000), base, nil, 10)
+		dir, code, _, stderr := importFile(t, "["+record(t, s)+"]")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, s.ID+": deployment_id is 5000000 bytes long, more than the 256 allowed")
+		assert.NotContains(t, stderr, "key too large")
+		requireEmpty(t, dir)
+	})
+	t.Run("1e400 in data is a number out of range, not a checksum mismatch", func(t *testing.T) {
+		s := storetest.NewSnapshot(t, "dep", base, nil, 10)
+		rec := strings.Replace(record(t, s), `"data":{`, `"data":{"huge":1e400,`, 1)
+		dir, code, _, stderr := importFile(t, "["+rec+"]")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, s.ID+`: data cannot be canonicalised (RFC 8785): Number out of range: "1e400"`)
+		assert.NotContains(t, stderr, "checksum")
+		requireEmpty(t, dir)
+	})
+	t.Run("a UTF-8 byte order mark is accepted", func(t *testing.T) {
+		snaps := storetest.Chain(t, "dep", base, 2, 10)
+		_, code, stdout, stderr := importFile(t, "\ufeff[\n"+record(t, snaps[1])+",\n"+record(t, snaps[0])+"\n]\n")
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, "imported 2 snapshots")
+	})
+	t.Run("a chain break inside the file imports nothing unless allowed, and is named", func(t *testing.T) {
+		snaps := storetest.Chain(t, "dep", base, 3, 10)
+		snaps[1].Data = []byte(`{"altered":true}`)
+		require.NoError(t, snaps[1].Seal())
+		file := "[" + record(t, snaps[2]) + "," + record(t, snaps[1]) + "," + record(t, snaps[0]) + "]"
+
+		dir, code, _, stderr := importFile(t, file)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "1 chain breaks inside the file (--allow-chain-breaks imports it anyway)")
+		assert.Contains(t, stderr, snaps[2].ID+": chain break: previous_checksum does not match the checksum of "+snaps[1].ID)
+		requireEmpty(t, dir)
+
+		_, code, stdout, stderr := importFile(t, file, "--allow-chain-breaks")
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, "imported 3 snapshots")
+		assert.Contains(t, stderr, "warning: importing a chain break: "+snaps[2].ID)
+	})
 }

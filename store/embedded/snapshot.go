@@ -476,31 +476,28 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 	return deleted, nil
 }
 
-// ImportSnapshots stores snapshots all or nothing, in one write
-// transaction that checks every record before writing any. The batch is
-// first checked on its own by store.CheckImport: EINVALID naming each
-// malformed record, ECONFLICT naming each id or deployment day it holds
-// twice. A record store.Identical to a stored one is skipped and counted
-// as unchanged, and the stored copy keeps its own remote_send_* fields.
-// An id stored with other sealed content, or a deployment day taken by
-// another id, fails the import with one ECONFLICT naming every such id.
-func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapshot) (store.ImportResult, error) {
-	if err := store.CheckImport(snaps); err != nil {
-		return store.ImportResult{}, err
-	}
-	values := make([][]byte, len(snaps))
-	for i, snap := range snaps {
-		var err error
-		if values[i], err = encode(snap); err != nil {
-			return store.ImportResult{}, err
-		}
-	}
+// ImportSnapshots stores the snapshots that each yields, all or nothing,
+// in one write transaction that checks every record before writing any.
+// Each record is first checked on its own by a store.ImportCheck:
+// EINVALID naming each malformed record, ECONFLICT naming each id or
+// deployment day the batch holds twice. A record store.Identical to a
+// stored one is skipped and counted as unchanged, and the stored copy
+// keeps its own remote_send_* fields. An id stored with other sealed
+// content, or a deployment day taken by another id, fails the import with
+// one ECONFLICT naming every such id. It holds the encoded records it
+// adds, not the snapshots each yields.
+func (s *Store) ImportSnapshots(ctx context.Context, each func(yield func(*telemetryd.Snapshot) error) error) (store.ImportResult, error) {
 	var res store.ImportResult
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		res = store.ImportResult{}
+		check := store.NewImportCheck()
 		var problems []string
-		create := make([]bool, len(snaps))
-		for i, snap := range snaps {
+		counts := countDeltas{}
+		var es []entry
+		err := each(func(snap *telemetryd.Snapshot) error {
+			if !check.Add(snap) {
+				return nil
+			}
 			if k := tx.Bucket(bucketSnapshotIDs).Get([]byte(snap.ID)); k != nil {
 				stored, err := decode(k, tx.Bucket(bucketSnapshots).Get(k))
 				if err != nil {
@@ -511,25 +508,32 @@ func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapsho
 				} else {
 					problems = append(problems, snap.ID+": stored with other content")
 				}
-				continue
+				return nil
 			}
 			day := telemetryd.Day(snap.CreatedAt)
 			if k := tx.Bucket(bucketSnapshotDays).Get(deploymentDayKey(snap.DeploymentID, day)); k != nil {
 				problems = append(problems, fmt.Sprintf("%s: deployment %s already has snapshot %s on %s", snap.ID, snap.DeploymentID, keyID(k), day))
-				continue
+				return nil
 			}
-			create[i] = true
+			if check.Failed() || len(problems) > 0 {
+				return nil // nothing will be stored; keep checking to name every problem
+			}
+			value, err := encode(snap)
+			if err != nil {
+				return err
+			}
+			es = append(es, entries(snap, value, counts)...)
+			res.Created++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := check.Err(); err != nil {
+			return err
 		}
 		if len(problems) > 0 {
 			return store.ImportConflict(problems)
-		}
-		counts := countDeltas{}
-		var es []entry
-		for i, snap := range snaps {
-			if create[i] {
-				es = append(es, entries(snap, values[i], counts)...)
-				res.Created++
-			}
 		}
 		if err := putAll(tx, es); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/store/storetest"
 )
 
@@ -27,7 +28,7 @@ func seedDays(t testing.TB, s *Store, deployments, days int, from time.Time) []*
 			snaps = append(snaps, storetest.NewSnapshot(t, fmt.Sprintf("dep-%03d", dep), created, nil, 64))
 		}
 	}
-	res, err := s.ImportSnapshots(context.Background(), snaps)
+	res, err := s.ImportSnapshots(context.Background(), store.Batch(snaps))
 	require.NoError(t, err)
 	require.Equal(t, len(snaps), res.Created)
 	for i, j := 0, len(snaps)-1; i < j; i, j = i+1, j-1 {
@@ -116,7 +117,7 @@ func TestCountsMatchRecords(t *testing.T) {
 	for i := range 3000 {
 		snaps = append(snaps, storetest.NewSnapshot(t, fmt.Sprintf("dep-%d", i), randomTime(), nil, 64))
 	}
-	_, err := s.ImportSnapshots(ctx, snaps)
+	_, err := s.ImportSnapshots(ctx, store.Batch(snaps))
 	require.NoError(t, err)
 	for i := range 20 {
 		require.NoError(t, s.CreateSnapshot(ctx, storetest.NewSnapshot(t, fmt.Sprintf("single-%d", i), randomTime(), nil, 64)))

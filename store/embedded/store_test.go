@@ -132,7 +132,7 @@ func TestOpenMigratesLegacyUnsentIndex(t *testing.T) {
 	theirs := storetest.NewSnapshot(t, "dep-b", day, nil, 64)
 	sent := storetest.NewSnapshot(t, "dep-a", day.AddDate(0, 0, 1), mine, 64)
 	sent.RemoteSendStatus = telemetryd.SendSent
-	_, err = s.ImportSnapshots(ctx, []*telemetryd.Snapshot{mine, theirs, sent})
+	_, err = s.ImportSnapshots(ctx, store.Batch([]*telemetryd.Snapshot{mine, theirs, sent}))
 	require.NoError(t, err)
 	// Rewrite the index as the previous release kept it.
 	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {

@@ -407,81 +407,70 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 	}
 }
 
-// ImportSnapshots stores snapshots all or nothing, in one write
-// transaction. The batch is first checked on its own by
-// store.CheckImport: EINVALID naming each malformed record, ECONFLICT
-// naming each id or deployment day it holds twice. A record
-// store.Identical to a stored one is skipped and counted as unchanged,
-// and the stored remote_send_* fields are kept, since they record what
-// this deployment did with it. A record whose id is stored with other
-// content, or whose deployment day is taken by another id, fails the
-// whole import with one ECONFLICT naming every such id.
-func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapshot) (store.ImportResult, error) {
-	if err := store.CheckImport(snaps); err != nil {
-		return store.ImportResult{}, err
-	}
-	ids := make([]string, len(snaps))
-	days := make([]string, len(snaps))
-	for i, snap := range snaps {
-		ids[i], days[i] = snap.ID, deploymentDay(snap)
-	}
+// importBatch is how many records ImportSnapshots sends in one query, so
+// an import of any size holds only this many records in the client.
+const importBatch = 500
 
+// ImportSnapshots stores the snapshots that each yields, all or nothing,
+// in one write transaction, sending them importBatch at a time. Each
+// record is first checked on its own by a store.ImportCheck: EINVALID
+// naming each malformed record, ECONFLICT naming each id or deployment
+// day the batch holds twice. A record store.Identical to a stored one is
+// skipped and counted as unchanged, and the stored remote_send_* fields
+// are kept, since they record what this deployment did with it. A record
+// whose id is stored with other content, or whose deployment day is taken
+// by another id, fails the whole import with one ECONFLICT naming every
+// such id. A transaction retried after a transient error calls each again.
+func (s *Store) ImportSnapshots(ctx context.Context, each func(yield func(*telemetryd.Snapshot) error) error) (store.ImportResult, error) {
 	res, err := write(ctx, s, "importing snapshots", func(tx driver.ManagedTransaction) (store.ImportResult, error) {
 		// First, so the checks below see every write that committed
 		// before this one and none can commit in between.
 		if err := bumpSnapshotsVersion(ctx, tx); err != nil {
 			return store.ImportResult{}, err
 		}
-		stored, err := collectSnapshots(ctx, tx, `UNWIND $ids AS id MATCH (s:TelemetrySnapshot {id: id}) RETURN s`, map[string]any{"ids": ids})
+		var (
+			result    store.ImportResult
+			conflicts []string
+			batch     []*telemetryd.Snapshot
+		)
+		check := store.NewImportCheck()
+		flush := func() error {
+			defer func() { batch = batch[:0] }()
+			rows, unchanged, problems, err := importRows(ctx, tx, batch)
+			if err != nil {
+				return err
+			}
+			result.Unchanged += unchanged
+			conflicts = append(conflicts, problems...)
+			if len(rows) == 0 || len(conflicts) > 0 || check.Failed() {
+				return nil // nothing will be stored; keep checking to name every problem
+			}
+			result.Created += len(rows)
+			_, err = run(ctx, tx, `UNWIND $rows AS row CREATE (s:TelemetrySnapshot) SET s = row`, map[string]any{"rows": rows})
+			return err
+		}
+		err := each(func(snap *telemetryd.Snapshot) error {
+			if !check.Add(snap) {
+				return nil
+			}
+			batch = append(batch, snap)
+			if len(batch) < importBatch {
+				return nil
+			}
+			return flush()
+		})
+		if err == nil {
+			err = flush()
+		}
 		if err != nil {
 			return store.ImportResult{}, err
 		}
-		storedByID := make(map[string]*telemetryd.Snapshot, len(stored))
-		for _, snap := range stored {
-			storedByID[snap.ID] = snap
-		}
-		taken, err := tx.Run(ctx, `UNWIND $days AS day MATCH (s:TelemetrySnapshot {deployment_day: day})
-			RETURN day, s.id AS id`, map[string]any{"days": days})
-		if err != nil {
+		if err := check.Err(); err != nil {
 			return store.ImportResult{}, err
-		}
-		storedDay := map[string]string{}
-		for taken.Next(ctx) {
-			day, _ := taken.Record().Values[0].(string)
-			id, _ := taken.Record().Values[1].(string)
-			storedDay[day] = id
-		}
-		if err := taken.Err(); err != nil {
-			return store.ImportResult{}, err
-		}
-
-		var result store.ImportResult
-		var conflicts []string
-		var rows []map[string]any
-		for _, snap := range snaps {
-			if old, ok := storedByID[snap.ID]; ok {
-				if store.Identical(old, snap) {
-					result.Unchanged++
-				} else {
-					conflicts = append(conflicts, snap.ID+": stored with other content")
-				}
-				continue
-			}
-			if owner, ok := storedDay[deploymentDay(snap)]; ok {
-				conflicts = append(conflicts, fmt.Sprintf("%s: deployment %s already has snapshot %s on %s", snap.ID, snap.DeploymentID, owner, telemetryd.Day(snap.CreatedAt)))
-				continue
-			}
-			rows = append(rows, snapshotProps(snap))
 		}
 		if len(conflicts) > 0 {
 			return store.ImportResult{}, store.ImportConflict(conflicts)
 		}
-		if len(rows) > 0 {
-			if _, err := run(ctx, tx, `UNWIND $rows AS row CREATE (s:TelemetrySnapshot) SET s = row`, map[string]any{"rows": rows}); err != nil {
-				return store.ImportResult{}, err
-			}
-		}
-		result.Created = len(rows)
 		return result, nil
 	})
 	if _, ok := constraintViolated(err); ok {
@@ -491,6 +480,58 @@ func (s *Store) ImportSnapshots(ctx context.Context, snaps []*telemetryd.Snapsho
 		return store.ImportResult{}, telemetryd.Errorf(telemetryd.ECONFLICT, "import conflicts with snapshots stored concurrently; retry to see which")
 	}
 	return res, err
+}
+
+// importRows compares a batch of an import with what tx holds. It returns
+// the rows to create, how many records are stored already, identical, and
+// why any other record cannot be stored.
+func importRows(ctx context.Context, tx driver.ManagedTransaction, snaps []*telemetryd.Snapshot) (rows []map[string]any, unchanged int, problems []string, err error) {
+	if len(snaps) == 0 {
+		return nil, 0, nil, nil
+	}
+	ids := make([]string, len(snaps))
+	days := make([]string, len(snaps))
+	for i, snap := range snaps {
+		ids[i], days[i] = snap.ID, deploymentDay(snap)
+	}
+	stored, err := collectSnapshots(ctx, tx, `UNWIND $ids AS id MATCH (s:TelemetrySnapshot {id: id}) RETURN s`, map[string]any{"ids": ids})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	storedByID := make(map[string]*telemetryd.Snapshot, len(stored))
+	for _, snap := range stored {
+		storedByID[snap.ID] = snap
+	}
+	taken, err := tx.Run(ctx, `UNWIND $days AS day MATCH (s:TelemetrySnapshot {deployment_day: day})
+		RETURN day, s.id AS id`, map[string]any{"days": days})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	storedDay := map[string]string{}
+	for taken.Next(ctx) {
+		day, _ := taken.Record().Values[0].(string)
+		id, _ := taken.Record().Values[1].(string)
+		storedDay[day] = id
+	}
+	if err := taken.Err(); err != nil {
+		return nil, 0, nil, err
+	}
+	for _, snap := range snaps {
+		if old, ok := storedByID[snap.ID]; ok {
+			if store.Identical(old, snap) {
+				unchanged++
+			} else {
+				problems = append(problems, snap.ID+": stored with other content")
+			}
+			continue
+		}
+		if owner, ok := storedDay[deploymentDay(snap)]; ok {
+			problems = append(problems, fmt.Sprintf("%s: deployment %s already has snapshot %s on %s", snap.ID, snap.DeploymentID, owner, telemetryd.Day(snap.CreatedAt)))
+			continue
+		}
+		rows = append(rows, snapshotProps(snap))
+	}
+	return rows, unchanged, problems, nil
 }
 
 func deploymentDay(s *telemetryd.Snapshot) string {

@@ -335,7 +335,7 @@ func testListingWhileWriting(t *testing.T, open Opener) {
 		defer close(done)
 		for b, batch := range writes {
 			if b%2 == 0 {
-				_, err := st.ImportSnapshots(ctx, batch)
+				_, err := st.ImportSnapshots(ctx, store.Batch(batch))
 				assert.NoError(t, err)
 			} else {
 				for _, s := range batch {
@@ -400,7 +400,7 @@ func testStreaming(t *testing.T, open Opener) {
 		snaps = append(snaps, NewSnapshot(t, fmt.Sprintf("dep-%04d", i), base.Add(time.Duration(i)*time.Second), nil, size))
 	}
 	for chunk := range slices.Chunk(snaps, 500) {
-		_, err := st.ImportSnapshots(ctx, chunk)
+		_, err := st.ImportSnapshots(ctx, store.Batch(chunk))
 		require.NoError(t, err)
 	}
 	snaps = nil
@@ -542,11 +542,11 @@ func testImport(t *testing.T, open Opener) {
 	t.Run("import stores every record and a second import changes nothing", func(t *testing.T) {
 		st := open(t)
 		chain := Chain(t, "dep-a", base, 30, 100)
-		res, err := st.ImportSnapshots(ctx, chain)
+		res, err := st.ImportSnapshots(ctx, store.Batch(chain))
 		require.NoError(t, err)
 		assert.Equal(t, store.ImportResult{Created: 30}, res)
 
-		res, err = st.ImportSnapshots(ctx, chain)
+		res, err = st.ImportSnapshots(ctx, store.Batch(chain))
 		require.NoError(t, err)
 		assert.Equal(t, store.ImportResult{Unchanged: 30}, res)
 		assert.Equal(t, 30, countAll(t, st))
@@ -561,7 +561,7 @@ func testImport(t *testing.T, open Opener) {
 		create(t, st, s)
 		sent := *s
 		sent.RemoteSendStatus, sent.RemoteSendAt = telemetryd.SendSent, base.Add(time.Minute)
-		res, err := st.ImportSnapshots(ctx, []*telemetryd.Snapshot{&sent})
+		res, err := st.ImportSnapshots(ctx, store.Batch([]*telemetryd.Snapshot{&sent}))
 		require.NoError(t, err)
 		assert.Equal(t, store.ImportResult{Unchanged: 1}, res)
 	})
@@ -578,7 +578,7 @@ func testImport(t *testing.T, open Opener) {
 		fresh := Chain(t, "dep-b", base, 5, 10)
 
 		batch := append([]*telemetryd.Snapshot{existing[0], &altered, sameDay}, fresh...)
-		_, err := st.ImportSnapshots(ctx, batch)
+		_, err := st.ImportSnapshots(ctx, store.Batch(batch))
 		requireCode(t, telemetryd.ECONFLICT, err)
 		assert.Contains(t, err.Error(), altered.ID)
 		assert.Contains(t, err.Error(), sameDay.ID)
@@ -597,7 +597,7 @@ func testImport(t *testing.T, open Opener) {
 		} {
 			t.Run(name, func(t *testing.T) {
 				st := open(t)
-				_, err := st.ImportSnapshots(ctx, batch)
+				_, err := st.ImportSnapshots(ctx, store.Batch(batch))
 				requireCode(t, telemetryd.ECONFLICT, err)
 				assert.Contains(t, err.Error(), batch[1].ID)
 				assert.Equal(t, 0, countAll(t, st))
@@ -613,12 +613,15 @@ func testImport(t *testing.T, open Opener) {
 		notObject := NewSnapshot(t, "dep-b", base, nil, 10)
 		notObject.Data = []byte(`[1,2]`)
 		require.NoError(t, notObject.Seal())
+		// Longer than any store's key or index entry.
+		longDeployment := NewSnapshot(t, strings.Repeat("d", 5_000_000), base, nil, 10)
 
-		_, err := st.ImportSnapshots(ctx, []*telemetryd.Snapshot{chain[0], &badChecksum, chain[2], notObject})
+		_, err := st.ImportSnapshots(ctx, store.Batch([]*telemetryd.Snapshot{chain[0], &badChecksum, chain[2], notObject, longDeployment}))
 
 		requireCode(t, telemetryd.EINVALID, err)
 		assert.Contains(t, err.Error(), badChecksum.ID+": checksum does not match")
 		assert.Contains(t, err.Error(), notObject.ID+": data must be a JSON object")
+		assert.Contains(t, err.Error(), longDeployment.ID+": deployment_id is 5000000 bytes long")
 		assert.NotContains(t, err.Error(), chain[0].ID)
 		assert.Equal(t, 0, countAll(t, st), "a failed import stored records")
 	})

@@ -158,7 +158,7 @@ func seed(ctx context.Context, st store.Store) error {
 		}
 		prev = s
 		if batch = append(batch, s); len(batch) == cap(batch) || i == snapshotCount-1 {
-			if _, err := st.ImportSnapshots(ctx, batch); err != nil {
+			if _, err := st.ImportSnapshots(ctx, store.Batch(batch)); err != nil {
 				return fmt.Errorf("seeding: %w", err)
 			}
 			batch = batch[:0]
