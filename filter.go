@@ -55,7 +55,14 @@ func ParseEndDate(s string) (time.Time, error) {
 	if bare {
 		return t.AddDate(0, 0, 1).Add(-time.Microsecond), nil
 	}
-	return t.Truncate(time.Microsecond), nil
+	t = t.Truncate(time.Microsecond)
+	if t.IsZero() {
+		// To a Filter the zero time is no bound at all. An end at that
+		// very instant matches nothing, as one a microsecond before it
+		// does: no snapshot can be created at either.
+		t = t.Add(-time.Microsecond)
+	}
+	return t, nil
 }
 
 func parseDate(s string) (t time.Time, bare bool, err error) {

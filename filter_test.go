@@ -75,3 +75,12 @@ func TestParseRangeSaysWhichBoundIsWrong(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, from.IsZero() && to.IsZero(), "empty bounds stay open")
 }
+
+// Found by FuzzParseRange: an end_date at the zero instant turned into
+// the zero time, which a Filter reads as no bound, so it listed every
+// snapshot instead of none.
+func TestAnEndAtTheZeroInstantMatchesNothing(t *testing.T) {
+	_, to, err := telemetryd.ParseRange("", "0001-01-01T00:00:00Z")
+	require.NoError(t, err)
+	assert.False(t, telemetryd.Filter{End: to}.Contains(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+}
