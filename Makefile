@@ -26,6 +26,13 @@ run: build ## Serve on the embedded store in ./data at 127.0.0.1:8080
 test: ## Run every test, starting the development Neo4j unless NEO4J_URI is set
 	tools/test.sh $(GO_TEST_FLAGS) ./...
 
+FUZZTIME ?= 60s
+FUZZPARALLEL ?= 1
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (60s) with FUZZPARALLEL (1) workers
+	FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) tools/fuzz.sh
+
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every Go native fuzz target (func FuzzXxx in a _test.go file) for
+# FUZZTIME each, one target at a time with FUZZPARALLEL workers (minimising a
+# new input for at most 200 runs, which keeps the time for fuzzing), then prints
+# each target's executions and verdict. A failing input is written under
+# the package's testdata/fuzz/FuzzXxx/, where `go test` replays it from
+# then on; commit it with its fix. Exits 1 when any target failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-60s}
+parallel=${FUZZPARALLEL:-1}
+
+summary=()
+failed=0
+while IFS=: read -r file name; do
+  pkg=./$(dirname "$file")
+  echo "== $name ($pkg) for $fuzztime"
+  log=$(mktemp)
+  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 200x -parallel "$parallel" "$pkg" 2>&1 | tee "$log"; then
+    verdict=ok
+  else
+    verdict=FAILED
+    failed=1
+  fi
+  execs=$(grep -o 'execs: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  rm -f "$log"
+  summary+=("$(printf '%-26s %-14s %12s execs  %s' "$name" "$pkg" "${execs:-0}" "$verdict")")
+done < <(grep -rHoE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+' . | sed 's|^\./||; s|:func |:|' | sort)
+
+echo
+printf '%s\n' "${summary[@]}"
+exit "$failed"
