@@ -100,7 +100,7 @@ is named in a warning and the file is imported.`,
 				return &cli.UsageError{Err: fmt.Errorf("--file: %v", err)}
 			}
 			defer in.Close()
-			_, breaks, err := exportfile.Check(in)
+			n, breaks, err := exportfile.Check(in)
 			if err != nil {
 				return fmt.Errorf("nothing imported: %w", err)
 			}
@@ -125,6 +125,7 @@ is named in a warning and the file is imported.`,
 				})
 			}
 			return withStore(cmd.Context(), sc, func(st store.Store) error {
+				fmt.Fprintf(stdout, "checked %d snapshots; importing\n", n)
 				res, err := st.ImportSnapshots(cmd.Context(), each)
 				if err != nil {
 					return fmt.Errorf("nothing imported: %w", err)
