@@ -274,6 +274,13 @@ func TestALoginFloodLeavesRoomForTheOwner(t *testing.T) {
 	// A real bcrypt cost, so checking passwords is the bottleneck.
 	e := startWith(t, st, options{trustedProxies: "127.0.0.1/32", passwordCost: 10})
 
+	ownerLogin := func() (response, time.Duration) {
+		began := time.Now()
+		res := e.post("/api/auth/login", "", `{"username": "admin", "password": "`+adminPassword+`"}`, "X-Forwarded-For", "198.51.100.10")
+		return res, time.Since(began)
+	}
+	_, alone := ownerLogin()
+
 	const flood = 400
 	statuses := make(chan int, flood)
 	var wg sync.WaitGroup
@@ -289,16 +296,14 @@ func TestALoginFloodLeavesRoomForTheOwner(t *testing.T) {
 	for range 10 {
 		got[<-statuses]++
 	}
-	began := time.Now()
-	owner := e.post("/api/auth/login", "", `{"username": "admin", "password": "`+adminPassword+`"}`, "X-Forwarded-For", "198.51.100.10")
-	waited := time.Since(began)
+	owner, waited := ownerLogin()
 	checkedBefore := strings.Count(e.logs.String(), `"action":"login.failed"`)
 	wg.Wait()
 	close(statuses)
 	for s := range statuses {
 		got[s]++
 	}
-	t.Logf("the owner's login took %v during a flood of %d logins; flood answers by status: %v", waited, flood, got)
+	t.Logf("the owner's login took %v during a flood of %d logins (%v alone); flood answers by status: %v", waited, flood, alone, got)
 
 	require.Equal(t, http.StatusOK, owner.status, "body: %s", owner.body)
 	assert.Less(t, checkedBefore, 40, "the owner waited behind a short queue, not behind the whole flood")
