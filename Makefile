@@ -33,6 +33,12 @@ FUZZPARALLEL ?= 1
 fuzz: ## Run each fuzz target for FUZZTIME (60s) with FUZZPARALLEL (1) workers
 	FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) tools/fuzz.sh
 
+SOAKTIME ?= 10m
+
+.PHONY: soak
+soak: build ## Drive a real telemetryd with 16 clients for SOAKTIME (10m) per backend (Neo4j with NEO4J_URI)
+	go run ./tools/soak -telemetryd $(BIN)/telemetryd -duration $(SOAKTIME)
+
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
