@@ -95,9 +95,9 @@ record in the file), unless --allow-chain-breaks is given: then each break
 is named in a warning and the file is imported.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in, err := os.Open(file)
+			in, err := openRereadable(file)
 			if err != nil {
-				return &cli.UsageError{Err: fmt.Errorf("--file: %v", err)}
+				return err
 			}
 			defer in.Close()
 			n, breaks, err := exportfile.Check(in)
@@ -140,6 +140,34 @@ is named in a warning and the file is imported.`,
 	cmd.Flags().BoolVar(&chainBreaks, "allow-chain-breaks", false, "import a file whose chains break inside it, warning about each break")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
+}
+
+// openRereadable opens the export file for the import's two passes. A
+// file that cannot seek, such as a pipe, is first copied to a temporary
+// file, removed when closed.
+func openRereadable(path string) (*os.File, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return nil, &cli.UsageError{Err: fmt.Errorf("--file: %v", err)}
+	}
+	if _, err := in.Seek(0, io.SeekCurrent); err == nil {
+		return in, nil
+	}
+	defer in.Close()
+	spool, err := os.CreateTemp("", "telemetryd-import-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("copying --file %s to a temporary file: %w", path, err)
+	}
+	os.Remove(spool.Name()) // gone once closed; Linux keeps it until then
+	if _, err := io.Copy(spool, in); err != nil {
+		spool.Close()
+		return nil, fmt.Errorf("copying --file %s to a temporary file: %w", path, err)
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		spool.Close()
+		return nil, fmt.Errorf("rereading the copy of --file %s: %w", path, err)
+	}
+	return spool, nil
 }
 
 // joinProblems lists problems one a line, indented under a heading.

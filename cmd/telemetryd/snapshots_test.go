@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -205,4 +206,27 @@ func TestImportNamesTheRealCause(t *testing.T) {
 		assert.Contains(t, stdout, "imported 3 snapshots")
 		assert.Contains(t, stderr, "warning: importing a chain break: "+snaps[2].ID)
 	})
+}
+
+// The import reads its file twice; a pipe, which cannot be read again,
+// is copied aside first.
+func TestImportReadsAPipe(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "import.pipe")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	snaps := storetest.Chain(t, "dep", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 3, 10)
+	file := filepath.Join(dir, "export.json")
+	writeExport(t, file, snaps)
+	content := readFile(t, file)
+	go func() {
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer w.Close()
+		_, _ = w.WriteString(content)
+	}()
+	code, stdout, stderr := execute(t, env(), "snapshots", "import", "--file", fifo, "--data-dir", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "imported 3 snapshots, 0 already present")
 }

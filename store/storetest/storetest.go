@@ -668,6 +668,22 @@ func testImport(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("a source that fails mid-way imports nothing and its error is returned", func(t *testing.T) {
+		st := open(t)
+		chain := Chain(t, "dep-a", base, 3, 10)
+		broken := errors.New("the file went away")
+		_, err := st.ImportSnapshots(ctx, func(yield func(*telemetryd.Snapshot) error) error {
+			for _, s := range chain {
+				if err := yield(s); err != nil {
+					return err
+				}
+			}
+			return broken
+		})
+		require.ErrorIs(t, err, broken)
+		assert.Equal(t, 0, countAll(t, st), "a failed import stored records")
+	})
+
 	t.Run("invalid records import nothing and are named with their reasons", func(t *testing.T) {
 		st := open(t)
 		chain := Chain(t, "dep-a", base, 3, 10)
