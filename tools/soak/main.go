@@ -60,18 +60,26 @@ func main() {
 	flag.DurationVar(&o.interval, "interval", 30*time.Second, "how often to print a line")
 	flag.IntVar(&o.clients, "clients", 16, "concurrent clients")
 	flag.IntVar(&o.snapshots, "snapshots", 1000, "snapshots of about 4 KB seeded before the run")
+	only := flag.String("backend", "", `"embedded" or "neo4j" to soak only that backend`)
 	flag.Parse()
 	if o.clients < 1 || o.duration < o.interval || o.interval <= 0 || o.snapshots < 1 {
 		fmt.Fprintln(os.Stderr, "soak: -clients and -snapshots must be at least 1, and -duration at least -interval")
 		os.Exit(2)
 	}
-	backends := []string{""}
-	if uri := os.Getenv("NEO4J_URI"); uri != "" {
+	var backends []string
+	if *only != "neo4j" {
+		backends = append(backends, "")
+	}
+	if uri := os.Getenv("NEO4J_URI"); uri != "" && *only != "embedded" {
 		if !loopback(uri) {
 			fmt.Fprintf(os.Stderr, "soak: NEO4J_URI %s is not on this machine; the soak empties the database it uses, so it runs only against a loopback Neo4j\n", uri)
 			os.Exit(2)
 		}
 		backends = append(backends, uri)
+	}
+	if len(backends) == 0 {
+		fmt.Fprintln(os.Stderr, "soak: -backend neo4j needs NEO4J_URI")
+		os.Exit(2)
 	}
 	failed := false
 	for _, uri := range backends {
@@ -240,8 +248,13 @@ func emptyNeo4j(ctx context.Context, uri string) error {
 		return err
 	}
 	defer d.Close(ctx)
-	_, err = driver.ExecuteQuery(ctx, d, `MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS`, nil,
-		driver.EagerResultTransformer, driver.ExecuteQueryWithDatabase("neo4j"))
+	sess := d.NewSession(ctx, driver.SessionConfig{DatabaseName: "neo4j"})
+	defer sess.Close(ctx)
+	// CALL … IN TRANSACTIONS runs only in an auto-commit transaction.
+	res, err := sess.Run(ctx, `MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS`, nil)
+	if err == nil {
+		_, err = res.Consume(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("emptying Neo4j at %s: %w", uri, err)
 	}
