@@ -41,7 +41,7 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 			documented = append(documented, method+" "+path)
 		}
 	}
-	assert.ElementsMatch(t, server.Routes, documented, "every REST route is documented, and only those")
+	assert.ElementsMatch(t, server.Routes(), documented, "every REST route is documented, and only those")
 
 	cases := []struct {
 		name, path, token string
@@ -55,6 +55,11 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 		{"one snapshot", "/api/telemetry/snapshots/" + snaps[0].ID, reader, http.StatusOK},
 		{"an unknown snapshot", "/api/telemetry/snapshots/0f8e2a4c-3b1d-4e5f-9a7b-1c2d3e4f5a6b", reader, http.StatusNotFound},
 		{"the preview", "/api/telemetry/preview", reader, http.StatusOK},
+		{"a listing by deployment and status", "/api/telemetry/snapshots?deployment_id=dep-test&status=pending,failed", reader, http.StatusOK},
+		{"an export", "/api/telemetry/export?end_date=2026-04-02&status=pending", reader, http.StatusOK},
+		{"an empty export", "/api/telemetry/export?deployment_id=nobody", reader, http.StatusOK},
+		{"an export with a limit", "/api/telemetry/export?limit=5", reader, http.StatusUnprocessableEntity},
+		{"an export without permission", "/api/telemetry/export", nobody, http.StatusForbidden},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,6 +25,10 @@ const (
 	MaxGraphQLBody = 1 << 20
 	// RequestTimeout bounds the work of one API request.
 	RequestTimeout = 30 * time.Second
+	// ExportTimeout bounds an export, which streams as long as the client
+	// keeps reading; each of its writes must still finish within
+	// RequestTimeout.
+	ExportTimeout = time.Hour
 )
 
 // Pinger answers whether the store can serve queries.
@@ -101,12 +105,29 @@ func (s *Server) Close(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
 }
 
-// Routes are the REST routes, each a method and a path; the OpenAPI
+// route is one REST route: its method and path, its handler and how long
+// its work may take.
+type route struct {
+	pattern string
+	handle  func(*Server, http.ResponseWriter, *http.Request)
+	timeout time.Duration
+}
+
+var routes = []route{
+	{"GET /api/telemetry/snapshots", (*Server).handleListSnapshots, RequestTimeout},
+	{"GET /api/telemetry/snapshots/{id}", (*Server).handleGetSnapshot, RequestTimeout},
+	{"GET /api/telemetry/preview", (*Server).handlePreview, RequestTimeout},
+	{"GET /api/telemetry/export", (*Server).handleExport, ExportTimeout},
+}
+
+// Routes returns the REST routes, each a method and a path; the OpenAPI
 // document describes exactly these (a test holds them to it).
-var Routes = []string{
-	"GET /api/telemetry/snapshots",
-	"GET /api/telemetry/snapshots/{id}",
-	"GET /api/telemetry/preview",
+func Routes() []string {
+	out := make([]string, len(routes))
+	for i, rt := range routes {
+		out[i] = rt.pattern
+	}
+	return out
 }
 
 // Handler returns every route behind the shared middleware. Only the API
@@ -120,22 +141,19 @@ func (s *Server) Handler() http.Handler {
 		_, path, _ := strings.Cut(pattern, " ")
 		mux.HandleFunc(path, methodNotAllowed)
 	}
-	api := func(h http.Handler) http.Handler { return withTimeout(s.Auth.Middleware(s.identify(h))) }
+	api := func(timeout time.Duration, h http.Handler) http.Handler {
+		return withTimeout(timeout, s.Auth.Middleware(s.identify(h)))
+	}
 
 	handle("GET /healthz", http.HandlerFunc(s.handleHealth))
 	handle("GET /readyz", http.HandlerFunc(s.handleReady))
 	handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)}))
 	handle("GET /api/openapi.json", http.HandlerFunc(handleOpenAPI))
-	rest := map[string]http.HandlerFunc{
-		Routes[0]: s.handleListSnapshots,
-		Routes[1]: s.handleGetSnapshot,
-		Routes[2]: s.handlePreview,
+	for _, rt := range routes {
+		handle(rt.pattern, api(rt.timeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handle(s, w, r) })))
 	}
-	for _, route := range Routes {
-		handle(route, api(rest[route]))
-	}
-	mux.Handle("GET /graphql", api(s.GraphQL))
-	handle("POST /graphql", api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
+	mux.Handle("GET /graphql", api(RequestTimeout, s.GraphQL))
+	handle("POST /graphql", api(RequestTimeout, limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
 	mux.HandleFunc("/", notFound)
 	return s.observe(s.recoverPanics(mux))
 }

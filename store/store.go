@@ -37,14 +37,18 @@ type Snapshots interface {
 	CreateSnapshot(ctx context.Context, s *telemetryd.Snapshot) error
 	// Snapshot returns the snapshot with id, or ENOTFOUND.
 	Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
-	// ListSnapshots returns one page of the snapshots within f's bounds,
-	// newest first (created_at, then id, descending), and how many match
-	// in all, both from one consistent read.
+	// ListSnapshots returns one page of the snapshots matching f (its
+	// time bounds, deployment and statuses), newest first (created_at,
+	// then id, descending), and how many match in all, both from one
+	// consistent read.
 	ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
-	// EachSnapshot calls fn for every snapshot within f's bounds, newest
-	// first, in constant memory; f.Limit and f.Offset are ignored. An error
-	// from fn stops the walk and is returned.
+	// EachSnapshot calls fn for every snapshot matching f, newest first,
+	// in constant memory; f.Limit and f.Offset are ignored. An error from
+	// fn stops the walk and is returned.
 	EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
+	// CountSnapshotsByStatus returns how many snapshots have each remote
+	// send status; statuses no snapshot has may be absent.
+	CountSnapshotsByStatus(ctx context.Context) (map[telemetryd.SendStatus]int, error)
 	// LatestSnapshot returns the deployment's newest snapshot, or ENOTFOUND.
 	LatestSnapshot(ctx context.Context, deploymentID string) (*telemetryd.Snapshot, error)
 	// UpdateSendStatus records a remote send outcome and returns the

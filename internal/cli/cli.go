@@ -162,13 +162,7 @@ func DateFilter(start, end string) (telemetryd.Filter, error) {
 	f.Start, f.End, err = telemetryd.ParseRange(start, end)
 	var re *telemetryd.RangeError
 	if errors.As(err, &re) {
-		switch re.Bound {
-		case telemetryd.StartBound:
-			return f, Usagef("--start-date: %v", re.Err)
-		case telemetryd.EndBound:
-			return f, Usagef("--end-date: %v", re.Err)
-		}
-		return f, Usagef("--start-date must not be after --end-date")
+		return f, Usagef("%s", re.Named("--start-date", "--end-date"))
 	}
 	return f, err
 }
