@@ -167,6 +167,20 @@ func DateFilter(start, end string) (telemetryd.Filter, error) {
 	return f, err
 }
 
+// Statuses reads --status values into send statuses, naming the flag
+// when one is not a status.
+func Statuses(values []string) ([]telemetryd.SendStatus, error) {
+	var out []telemetryd.SendStatus
+	for _, v := range values {
+		s := telemetryd.SendStatus(v)
+		if !s.Valid() {
+			return nil, Usagef("--status: %s is not one of pending, sent, skipped, failed", telemetryd.Echo(v))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 // ReportVerification prints a verifier's findings, one a line, and fails
 // with exit code 1 when there are any.
 func ReportVerification(w io.Writer, v *telemetryd.Verifier) error {
