@@ -19,8 +19,9 @@ import (
 // then Close, which ends the array; the Encoder buffers, so nothing may
 // write to the stream in between.
 type Encoder struct {
-	w *bufio.Writer
-	n int
+	w   *bufio.Writer
+	n   int
+	buf []byte
 }
 
 // NewEncoder starts an export array on w.
@@ -28,20 +29,18 @@ func NewEncoder(w io.Writer) *Encoder {
 	return &Encoder{w: bufio.NewWriterSize(w, 256<<10)}
 }
 
-// Add writes one record.
+// Add writes one record, as the REST routes do: the record's own JSON
+// (telemetryd.Snapshot.AppendJSON), whose data is written as stored
+// rather than scanned again by encoding/json.
 func (e *Encoder) Add(s *telemetryd.Snapshot) error {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("encoding snapshot %s: %w", s.ID, err)
-	}
-	sep := ",\n"
+	e.buf = e.buf[:0]
 	if e.n == 0 {
-		sep = "[\n"
+		e.buf = append(e.buf, "[\n"...)
+	} else {
+		e.buf = append(e.buf, ",\n"...)
 	}
-	if _, err := e.w.WriteString(sep); err != nil {
-		return err
-	}
-	if _, err := e.w.Write(b); err != nil {
+	e.buf = s.AppendJSON(e.buf)
+	if _, err := e.w.Write(e.buf); err != nil {
 		return err
 	}
 	e.n++

@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -281,5 +284,53 @@ func TestTelemetryIntegrityFindsBreaksWithinTheFilter(t *testing.T) {
 		assert.Equal(t, telemetryd.EINVALID, out.code())
 		require.NotEmpty(t, out.Errors)
 		assert.Contains(t, out.Errors[0].Message, "startDate must not be after endDate")
+	})
+}
+
+// TestExportHoldsOneBatchNotTheWholeSet downloads an export of about
+// 16 MiB from the server in this process, sampling the Go heap as the
+// body arrives: the server must not build the file in memory.
+func TestExportHoldsOneBatchNotTheWholeSet(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, e *env) {
+		const n, size = 4000, 4096
+		snaps := make([]*telemetryd.Snapshot, 0, n)
+		for i := range n {
+			snaps = append(snaps, storetest.NewSnapshot(t, fmt.Sprintf("dep-%04d", i), time.Date(2025, 1, 1, 0, 0, i, 0, time.UTC), nil, size))
+		}
+		for chunk := range slices.Chunk(snaps, 500) {
+			_, err := e.store.ImportSnapshots(context.Background(), chunk)
+			require.NoError(t, err)
+		}
+		snaps = nil
+
+		req, err := http.NewRequest(http.MethodGet, e.url+"/api/telemetry/export", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		var stats runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&stats)
+		baseline, peak := stats.HeapAlloc, stats.HeapAlloc
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		buf := make([]byte, 64<<10)
+		var total int64
+		for chunk := 0; ; chunk++ {
+			k, err := res.Body.Read(buf)
+			total += int64(k)
+			if chunk%16 == 0 {
+				runtime.ReadMemStats(&stats)
+				peak = max(peak, stats.HeapAlloc)
+			}
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+		}
+		growth := int64(peak) - int64(baseline)
+		t.Logf("exporting %d records (%d KiB) grew the heap by at most %d KiB", n, total/1024, growth/1024)
+		assert.Greater(t, total, int64(n*size))
+		assert.Less(t, growth, total/2, "the export held on to records")
 	})
 }

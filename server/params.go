@@ -19,8 +19,9 @@ const (
 	paramOffset       = "offset"
 )
 
-// filterParams are what the listing and the export both take.
-var filterParams = []string{paramStartDate, paramEndDate, paramDeploymentID, paramStatus}
+// params are every parameter the listing takes; the export takes all
+// but limit and offset.
+var params = []string{paramStartDate, paramEndDate, paramDeploymentID, paramStatus, paramLimit, paramOffset}
 
 // snapshotFilter reads the filter parameters of q into a filter, and limit
 // and offset too when paged (the listing); the export refuses them, as it
@@ -29,7 +30,7 @@ var filterParams = []string{paramStartDate, paramEndDate, paramDeploymentID, par
 // their range is the service's to check.
 func snapshotFilter(q url.Values, paged bool) (telemetryd.Filter, error) {
 	f := telemetryd.Filter{Limit: telemetryd.DefaultLimit}
-	for _, name := range append(filterParams, paramLimit, paramOffset) {
+	for _, name := range params {
 		if n := len(q[name]); n > 1 {
 			return f, telemetryd.Errorf(telemetryd.EINVALID, "%s is given %d times; give it at most once", name, n)
 		}
