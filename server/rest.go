@@ -38,30 +38,30 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var enc *exportfile.Encoder
-	rc := http.NewResponseController(w)
-	err = s.Telemetry.Export(r.Context(), f, func(snap *telemetryd.Snapshot) error {
+	begin := func() {
 		if enc == nil {
 			startExport(w, f)
 			enc = exportfile.NewEncoder(w)
 		}
+	}
+	rc := http.NewResponseController(w)
+	err = s.Telemetry.Export(r.Context(), f, func(snap *telemetryd.Snapshot) error {
+		begin()
 		// A client that reads is given time; one that stalls is cut.
 		_ = rc.SetWriteDeadline(time.Now().Add(RequestTimeout))
 		return enc.Add(snap)
 	})
-	switch {
-	case err != nil && enc == nil:
+	if err != nil && enc == nil {
 		s.writeDomainError(w, r, err)
-	case err != nil:
+		return
+	}
+	if err != nil {
 		s.Logger.Warn("export cut short", "path", r.URL.Path, "err", err)
 		panic(http.ErrAbortHandler)
-	default:
-		if enc == nil {
-			startExport(w, f)
-			enc = exportfile.NewEncoder(w)
-		}
-		if err := enc.Close(); err != nil {
-			panic(http.ErrAbortHandler)
-		}
+	}
+	begin()
+	if err := enc.Close(); err != nil {
+		panic(http.ErrAbortHandler)
 	}
 }
 
