@@ -57,6 +57,10 @@ type Server struct {
 	GraphQL http.Handler
 	// Counter counts requests and server errors for the daily telemetry.
 	Counter Counter
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; none by default. Handlers find each request's source
+	// address with auth.Source(r.Context()).
+	TrustedProxies TrustedProxies
 
 	ln      net.Listener
 	srv     *http.Server
@@ -105,19 +109,22 @@ func (s *Server) Close(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
 }
 
-// route is one REST route: its method and path, its handler and how long
-// its work may take.
+// route is one REST route: its method and path, its handler, and the
+// middleware around it.
 type route struct {
 	pattern string
 	handle  func(*Server, http.ResponseWriter, *http.Request)
-	timeout time.Duration
+	wrap    func(*Server, http.Handler) http.Handler
 }
 
 var routes = []route{
-	{"GET /api/telemetry/snapshots", (*Server).handleListSnapshots, RequestTimeout},
-	{"GET /api/telemetry/snapshots/{id}", (*Server).handleGetSnapshot, RequestTimeout},
-	{"GET /api/telemetry/preview", (*Server).handlePreview, RequestTimeout},
-	{"GET /api/telemetry/export", (*Server).handleExport, ExportTimeout},
+	{"GET /api/telemetry/snapshots", (*Server).handleListSnapshots, (*Server).api},
+	{"GET /api/telemetry/snapshots/{id}", (*Server).handleGetSnapshot, (*Server).api},
+	{"GET /api/telemetry/preview", (*Server).handlePreview, (*Server).api},
+	{"GET /api/telemetry/export", (*Server).handleExport, (*Server).streamed},
+	{"POST /api/auth/login", (*Server).handleLogin, (*Server).jsonSession},
+	{"POST /api/auth/refresh", (*Server).handleRefresh, (*Server).session},
+	{"POST /api/auth/logout", (*Server).handleLogout, (*Server).session},
 }
 
 // Routes returns the REST routes, each a method and a path; the OpenAPI
@@ -130,6 +137,28 @@ func Routes() []string {
 	return out
 }
 
+// api authenticates the caller of a route, within RequestTimeout. Only
+// the API routes authenticate, inside their deadline, so health checks
+// and metrics never wait on the store for a token.
+func (s *Server) api(h http.Handler) http.Handler {
+	return withTimeout(RequestTimeout, s.Auth.Middleware(s.identify(h)))
+}
+
+// streamed is api for a route that streams for as long as the client
+// reads, up to ExportTimeout.
+func (s *Server) streamed(h http.Handler) http.Handler {
+	return withTimeout(ExportTimeout, s.Auth.Middleware(s.identify(h)))
+}
+
+// session is for the authentication routes, which read their own
+// credentials, not a caller.
+func (s *Server) session(h http.Handler) http.Handler {
+	return withTimeout(RequestTimeout, limitBody(maxAuthBody, h))
+}
+
+// jsonSession is session for a route whose body is JSON.
+func (s *Server) jsonSession(h http.Handler) http.Handler { return s.session(requireJSON(h)) }
+
 // Handler returns every route behind the shared middleware. Only the API
 // routes authenticate, inside their deadline, so health checks and
 // metrics never wait on the store for a token.
@@ -141,19 +170,15 @@ func (s *Server) Handler() http.Handler {
 		_, path, _ := strings.Cut(pattern, " ")
 		mux.HandleFunc(path, methodNotAllowed)
 	}
-	api := func(timeout time.Duration, h http.Handler) http.Handler {
-		return withTimeout(timeout, s.Auth.Middleware(s.identify(h)))
-	}
-
 	handle("GET /healthz", http.HandlerFunc(s.handleHealth))
 	handle("GET /readyz", http.HandlerFunc(s.handleReady))
 	handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)}))
 	handle("GET /api/openapi.json", http.HandlerFunc(handleOpenAPI))
 	for _, rt := range routes {
-		handle(rt.pattern, api(rt.timeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handle(s, w, r) })))
+		handle(rt.pattern, rt.wrap(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handle(s, w, r) })))
 	}
-	mux.Handle("GET /graphql", api(RequestTimeout, s.GraphQL))
-	handle("POST /graphql", api(RequestTimeout, limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
+	mux.Handle("GET /graphql", s.api(s.GraphQL))
+	handle("POST /graphql", s.api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
 	mux.HandleFunc("/", notFound)
 	return s.observe(s.recoverPanics(mux))
 }
