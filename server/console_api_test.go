@@ -334,3 +334,34 @@ func TestExportHoldsOneBatchNotTheWholeSet(t *testing.T) {
 		assert.Less(t, growth, total/2, "the export held on to records")
 	})
 }
+
+// TestExportCutShortIsABrokenTransfer loses the store part way through an
+// export too large for the connection's buffers: the client must see the
+// transfer fail, never a short file that ends like a whole one.
+func TestExportCutShortIsABrokenTransfer(t *testing.T) {
+	e := start(t)
+	const n, size = 6000, 4096 // about 25 MiB, more than loopback buffers hold
+	snaps := make([]*telemetryd.Snapshot, 0, n)
+	for i := range n {
+		snaps = append(snaps, storetest.NewSnapshot(t, fmt.Sprintf("dep-%05d", i), time.Date(2024, 1, 1, 0, 0, i, 0, time.UTC), nil, size))
+	}
+	for chunk := range slices.Chunk(snaps, 2000) {
+		_, err := e.store.ImportSnapshots(context.Background(), chunk)
+		require.NoError(t, err)
+	}
+
+	req, err := http.NewRequest(http.MethodGet, e.url+"/api/telemetry/export", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+e.admin)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	_, err = io.ReadFull(res.Body, make([]byte, 64<<10))
+	require.NoError(t, err)
+
+	require.NoError(t, e.store.Close())
+	body, err := io.ReadAll(res.Body)
+	assert.Error(t, err, "the transfer ended as if complete after %d more bytes", len(body))
+	assert.Contains(t, e.logs.String(), "export cut short")
+}
