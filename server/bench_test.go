@@ -38,6 +38,22 @@ func BenchmarkListPage(b *testing.B) {
 			fetch(req)
 		}
 	})
+	// A filter by status reads every record of the range on the embedded
+	// store (the counters count by time only).
+	b.Run("REST by status", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/telemetry/snapshots?status=pending&limit=50&offset=%d", e.url, i%40*50), nil)
+			fetch(req)
+		}
+	})
+	b.Run("telemetryStatus", func(b *testing.B) {
+		for b.Loop() {
+			body, _ := json.Marshal(map[string]any{"query": `{ telemetryStatus { nextRunAt latest { id } countsByStatus { status count } } }`})
+			req, _ := http.NewRequest(http.MethodPost, e.url+"/graphql", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			fetch(req)
+		}
+	})
 	b.Run("GraphQL", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			body, _ := json.Marshal(map[string]any{
