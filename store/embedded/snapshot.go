@@ -305,15 +305,20 @@ func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*
 			}
 			var last []byte
 			for size := 0; above(lo, k) && len(batch) < eachBatch && size < eachBatchBytes; k, v = c.Prev() {
+				last = k
+				size += len(v)
+				ok, err := matches(f, k, v)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
 				snap, err := decode(k, v)
 				if err != nil {
 					return err
 				}
-				if f.Matches(snap) {
-					batch = append(batch, snap)
-				}
-				size += len(v)
-				last = k
+				batch = append(batch, snap)
 			}
 			full = above(lo, k)
 			if last != nil {
