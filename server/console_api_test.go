@@ -288,11 +288,12 @@ func TestTelemetryIntegrityFindsBreaksWithinTheFilter(t *testing.T) {
 }
 
 // TestExportHoldsOneBatchNotTheWholeSet downloads an export of about
-// 16 MiB from the server in this process, sampling the Go heap as the
-// body arrives: the server must not build the file in memory.
+// 26 MiB from the server in this process, sampling the live Go heap as
+// the body arrives: the server holds a batch of records and its buffers
+// (a few MiB), never the file.
 func TestExportHoldsOneBatchNotTheWholeSet(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, e *env) {
-		const n, size = 4000, 4096
+		const n, size = 6000, 4096
 		snaps := make([]*telemetryd.Snapshot, 0, n)
 		for i := range n {
 			snaps = append(snaps, storetest.NewSnapshot(t, fmt.Sprintf("dep-%04d", i), time.Date(2025, 1, 1, 0, 0, i, 0, time.UTC), nil, size))
@@ -320,6 +321,9 @@ func TestExportHoldsOneBatchNotTheWholeSet(t *testing.T) {
 			k, err := res.Body.Read(buf)
 			total += int64(k)
 			if chunk%16 == 0 {
+				// What the process holds live, not garbage awaiting the
+				// collector.
+				runtime.GC()
 				runtime.ReadMemStats(&stats)
 				peak = max(peak, stats.HeapAlloc)
 			}
@@ -331,7 +335,8 @@ func TestExportHoldsOneBatchNotTheWholeSet(t *testing.T) {
 		growth := int64(peak) - int64(baseline)
 		t.Logf("exporting %d records (%d KiB) grew the heap by at most %d KiB", n, total/1024, growth/1024)
 		assert.Greater(t, total, int64(n*size))
-		assert.Less(t, growth, total/2, "the export held on to records")
+		// Measured: 3-7 MiB, flat from the first MiB to the last.
+		assert.Less(t, growth, int64(12<<20), "the export held on to records")
 	})
 }
 
