@@ -1,8 +1,10 @@
 package telemetryd_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,4 +85,21 @@ func TestAnEndAtTheZeroInstantMatchesNothing(t *testing.T) {
 	_, to, err := telemetryd.ParseRange("", "0001-01-01T00:00:00Z")
 	require.NoError(t, err)
 	assert.False(t, telemetryd.Filter{End: to}.Contains(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+}
+
+func TestLowerCaseTAndZAreRFC3339(t *testing.T) {
+	want := time.Date(2026, 2, 16, 8, 0, 0, 0, time.UTC)
+	for _, in := range []string{"2026-02-16t08:00:00z", "2026-02-16T08:00:00z", "2026-02-16t09:00:00+01:00"} {
+		got, err := telemetryd.ParseStartDate(in)
+		require.NoError(t, err, in)
+		assert.True(t, want.Equal(got), "%s read as %s", in, got)
+	}
+}
+
+func TestBadValuesAreEchoedCut(t *testing.T) {
+	_, err := telemetryd.ParseStartDate(strings.Repeat("é", 10000))
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 200)
+	assert.Contains(t, err.Error(), "(20000 bytes)")
+	assert.True(t, utf8.ValidString(err.Error()), "cut on a rune boundary")
 }

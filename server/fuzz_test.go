@@ -5,17 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/store"
-	"github.com/telemetryd/telemetryd/store/storetest"
 )
 
 // fetch sends req and returns the status and body, failing t on a
@@ -32,96 +25,6 @@ func fetch(t *testing.T, req *http.Request) (int, []byte) {
 		t.Fatalf("%s %s: reading the body: %v", req.Method, req.URL, err)
 	}
 	return res.StatusCode, body
-}
-
-// listParameters are the parameters of the REST listing; a refusal must
-// name one of them.
-var listParameters = []string{"start_date", "end_date", "limit", "offset", "deployment_id", "status"}
-
-// FuzzListParameters sends arbitrary list parameters, repeated ones
-// included, to GET /api/telemetry/snapshots as an allowed reader: the
-// answer is a listing or a 422 naming a parameter, never anything else,
-// and a listing holds at most limit records, newest first, each one of
-// those stored.
-func FuzzListParameters(f *testing.F) {
-	e := start(f)
-	snaps := storetest.Chain(f, "fuzz", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 12, 16)
-	if _, err := e.store.ImportSnapshots(f.Context(), store.Batch(snaps)); err != nil {
-		f.Fatal(err)
-	}
-	seeded := map[string]string{}
-	for _, s := range snaps {
-		seeded[s.ID] = s.Checksum
-	}
-	for _, seed := range [][6]string{
-		{"limit", "5", "offset", "3", "", ""},
-		{"limit", "1", "limit", "2", "", ""},
-		{"limit", "+5", "", "", "", ""},
-		{"limit", "05", "offset", "-1", "", ""},
-		{"limit", "10001", "offset", "99999999999999999999", "", ""},
-		{"start_date", "2026-01-03", "end_date", "2026-01-08", "limit", "3"},
-		{"start_date", "2026-01-08", "end_date", "2026-01-03", "", ""},
-		{"start_date", "2026-01-03t00:00:00z", "end_date", "2026-01-08T23:59:59.9999999+01:00", "", ""},
-		{"end_date", "0001-01-01T00:00:00Z", "", "", "", ""},
-		{"deployment_id", "fuzz", "status", "pending,sent", "", ""},
-		{"status", "bogus", "deployment_id", "", "", ""},
-		{"unknown", "1", "limit", " 5", "", ""},
-	} {
-		f.Add(seed[0], seed[1], seed[2], seed[3], seed[4], seed[5])
-	}
-	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, n3, v3 string) {
-		q := url.Values{}
-		for _, p := range [][2]string{{n1, v1}, {n2, v2}, {n3, v3}} {
-			if p[0] != "" {
-				q.Add(p[0], p[1])
-			}
-		}
-		req, err := http.NewRequest(http.MethodGet, e.url+"/api/telemetry/snapshots?"+q.Encode(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+e.admin)
-		e.logs.Reset() // memory that does not grow with the run
-		status, body := fetch(t, req)
-		switch status {
-		case http.StatusUnprocessableEntity:
-			var refusal struct {
-				Errors []struct{ Message string } `json:"errors"`
-			}
-			if json.Unmarshal(body, &refusal) != nil || len(refusal.Errors) == 0 {
-				t.Fatalf("?%s: a 422 not in the contract's shape: %s", q.Encode(), body)
-			}
-			msg := refusal.Errors[0].Message
-			if !slices.ContainsFunc(listParameters, func(p string) bool { return strings.Contains(msg, p) }) {
-				t.Fatalf("?%s: the refusal names no parameter: %s", q.Encode(), msg)
-			}
-		case http.StatusOK:
-			var listing struct {
-				Count     int
-				Snapshots []*telemetryd.Snapshot
-			}
-			if err := json.Unmarshal(body, &listing); err != nil {
-				t.Fatalf("?%s: the listing does not decode: %v", q.Encode(), err)
-			}
-			limit := telemetryd.DefaultLimit
-			if v, err := strconv.Atoi(q.Get("limit")); err == nil && len(q["limit"]) == 1 {
-				limit = v
-			}
-			if len(listing.Snapshots) > min(limit, listing.Count) {
-				t.Fatalf("?%s: %d records, more than limit %d or count %d", q.Encode(), len(listing.Snapshots), limit, listing.Count)
-			}
-			for i, s := range listing.Snapshots {
-				if seeded[s.ID] != s.Checksum {
-					t.Fatalf("?%s: record %s is none of those stored", q.Encode(), s.ID)
-				}
-				if i > 0 && s.CreatedAt.After(listing.Snapshots[i-1].CreatedAt) {
-					t.Fatalf("?%s: not newest first at %s", q.Encode(), s.ID)
-				}
-			}
-		default:
-			t.Fatalf("?%s: status %d: %s", q.Encode(), status, body)
-		}
-	})
 }
 
 // docLimits bound what one anonymous GraphQL document of the fuzzer's
