@@ -112,8 +112,8 @@ is named in a warning and the file is imported.`,
 				return fmt.Errorf("nothing imported: %w", err)
 			}
 			if len(breaks) > 0 && !chainBreaks {
-				return fmt.Errorf("nothing imported: %d chain breaks inside the file (--allow-chain-breaks imports it anyway):\n  %s",
-					len(breaks), joinProblems(breaks))
+				return fmt.Errorf("nothing imported: chains break inside the file (--allow-chain-breaks imports it anyway):\n  %s",
+					joinProblems(breaks))
 			}
 			for _, p := range breaks {
 				fmt.Fprintf(stderr, "warning: importing a chain break: %s\n", p)
@@ -177,7 +177,7 @@ func openRereadable(path string) (*os.File, error) {
 	return spool, nil
 }
 
-// joinProblems lists problems one a line, indented under a heading.
+// joinProblems lists problems one a line, for under a heading line.
 func joinProblems(problems []telemetryd.Problem) string {
 	lines := make([]string, len(problems))
 	for i, p := range problems {
