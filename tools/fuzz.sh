@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-60s}
+# go test's own deadline for each target, compile and minimising included:
+# a hanging input fails the run rather than stalling it.
+timeout=${FUZZTIMEOUT:-20m}
 parallel=${FUZZPARALLEL:-1}
 
 summary=()
@@ -16,7 +19,7 @@ while IFS=: read -r file name; do
   pkg=./$(dirname "$file")
   echo "== $name ($pkg) for $fuzztime"
   log=$(mktemp)
-  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 200x -parallel "$parallel" "$pkg" 2>&1 | tee "$log"; then
+  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 200x -parallel "$parallel" -timeout "$timeout" "$pkg" 2>&1 | tee "$log"; then
     verdict=ok
   else
     verdict=FAILED
