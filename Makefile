@@ -28,10 +28,11 @@ test: ## Run every test, starting the development Neo4j unless NEO4J_URI is set
 
 FUZZTIME ?= 60s
 FUZZPARALLEL ?= 1
+FUZZTIMEOUT ?= 20m
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (60s) with FUZZPARALLEL (1) workers
-	FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) tools/fuzz.sh
+	FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) FUZZTIMEOUT=$(FUZZTIMEOUT) tools/fuzz.sh
 
 SOAKTIME ?= 10m
 
