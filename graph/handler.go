@@ -20,19 +20,8 @@ import (
 	"github.com/telemetryd/telemetryd/auth"
 )
 
-// Limits on what one request may ask for, refused before anything runs.
-const (
-	// MaxComplexity bounds a request's cost: list fields cost their limit,
-	// so about 20,000 records in all, other fields 1.
-	MaxComplexity = 20_000 + 500
-	// MaxDepth bounds how deeply selections nest.
-	MaxDepth = 15
-	// MaxTokens bounds how many tokens the parser reads.
-	MaxTokens = 10_000
-)
-
 // NewHandler returns the GraphQL endpoint: POST and GET only (multipart
-// and form posts invite CSRF), with cost, depth and parser limits, field
+// and form posts invite CSRF), with the limits of limits.go, field
 // suggestions off, introspection for signed-in callers only, and every
 // error shown through one presenter.
 func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (http.Handler, error) {
@@ -57,14 +46,15 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(MaxTokens)
 	srv.SetDisableSuggestion(true)
+	srv.Use(documentShape{cache: cache})
 	srv.Use(extension.Introspection{})
 	srv.Use(introspectionForSignedIn{})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
-	srv.Use(depthLimit{max: MaxDepth})
-	srv.Use(oneCredentialCheck{})
+	srv.Use(mutationLimits{})
 	srv.SetErrorPresenter(presenter(logger))
 	operations := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "telemetryd_graphql_operations_total",
@@ -153,82 +143,4 @@ func (introspectionForSignedIn) MutateOperationContext(ctx context.Context, oc *
 		return err
 	}
 	return nil
-}
-
-// depthLimit refuses operations whose selections nest deeper than max.
-type depthLimit struct{ max int }
-
-var _ graphql.OperationContextMutator = depthLimit{}
-
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if depth := selectionDepth(oc.Operation.SelectionSet); depth > d.max {
-		err := gqlerror.Errorf("operation nests %d levels deep; at most %d are allowed", depth, d.max)
-		err.Extensions = map[string]any{"code": telemetryd.EINVALID}
-		return err
-	}
-	return nil
-}
-
-// selectionDepth measures nesting through fragments; validation has
-// already refused fragment cycles.
-func selectionDepth(set ast.SelectionSet) int {
-	deepest := 0
-	for _, sel := range set {
-		var d int
-		switch sel := sel.(type) {
-		case *ast.Field:
-			d = 1 + selectionDepth(sel.SelectionSet)
-		case *ast.InlineFragment:
-			d = selectionDepth(sel.SelectionSet)
-		case *ast.FragmentSpread:
-			if sel.Definition != nil {
-				d = selectionDepth(sel.Definition.SelectionSet)
-			}
-		}
-		deepest = max(deepest, d)
-	}
-	return deepest
-}
-
-// oneCredentialCheck refuses operations that check more than one password
-// or refresh token: aliases would otherwise let one request try many
-// passwords, past the per-username throttle, at bcrypt's cost each.
-type oneCredentialCheck struct{}
-
-var _ graphql.OperationContextMutator = oneCredentialCheck{}
-
-func (oneCredentialCheck) ExtensionName() string                   { return "OneCredentialCheck" }
-func (oneCredentialCheck) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (oneCredentialCheck) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if n := countFields(oc.Operation.SelectionSet, "login", "refreshToken"); n > 1 {
-		err := gqlerror.Errorf("one login or refreshToken per request; this one has %d", n)
-		err.Extensions = map[string]any{"code": telemetryd.EINVALID}
-		return err
-	}
-	return nil
-}
-
-// countFields counts the top-level fields of a selection set with one of
-// the names, through fragments.
-func countFields(set ast.SelectionSet, names ...string) int {
-	n := 0
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if slices.Contains(names, sel.Name) {
-				n++
-			}
-		case *ast.InlineFragment:
-			n += countFields(sel.SelectionSet, names...)
-		case *ast.FragmentSpread:
-			if sel.Definition != nil {
-				n += countFields(sel.Definition.SelectionSet, names...)
-			}
-		}
-	}
-	return n
 }
