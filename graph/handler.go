@@ -56,6 +56,7 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(mutationLimits{})
 	srv.SetErrorPresenter(presenter(logger))
+	srv.AroundResponses(capErrors)
 	operations := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "telemetryd_graphql_operations_total",
 		Help: "GraphQL operations by type (query, mutation) and outcome (ok, error).",
@@ -91,9 +92,19 @@ var contractCodes = []string{
 	telemetryd.ECONFLICT, telemetryd.ETOOMANYREQUESTS, telemetryd.EUNAVAILABLE, telemetryd.EINTERNAL,
 }
 
-// presenter maps domain error codes to extensions.code and hides internal
-// errors, logging them with their path.
+// presenter maps domain error codes to extensions.code, hides internal
+// errors, logging them with their path, and truncates long messages (see
+// telemetryd.ShownMessage), which may quote what the caller sent.
 func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	present := presentCode(logger)
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := present(ctx, err)
+		gqlErr.Message = telemetryd.ShownMessage(gqlErr.Message)
+		return gqlErr
+	}
+}
+
+func presentCode(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var domainErr *telemetryd.Error

@@ -28,6 +28,9 @@ const (
 	// later walk of the operation (complexity, introspection, credential
 	// checks) too.
 	MaxSelections = 500
+	// MaxErrors bounds the errors of one response; the rest are counted in
+	// one last error.
+	MaxErrors = 20
 )
 
 // documentShape refuses documents that select more than MaxSelections
@@ -183,6 +186,22 @@ func countFields(set ast.SelectionSet, names ...string) int {
 		}
 	}
 	return n
+}
+
+// capErrors keeps the first MaxErrors errors of a response and replaces
+// the others with one that counts them, so a small request cannot make a
+// large answer (a few bytes of an unknown directive, repeated, each earn
+// an error).
+func capErrors(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || len(resp.Errors) <= MaxErrors {
+		return resp
+	}
+	omitted := resp.Errors[MaxErrors]
+	rest := gqlerror.Errorf("%d more errors omitted", len(resp.Errors)-MaxErrors)
+	rest.Extensions = map[string]any{"code": omitted.Extensions["code"]}
+	resp.Errors = append(resp.Errors[:MaxErrors:MaxErrors], rest)
+	return resp
 }
 
 // invalid is a refusal of the caller's document: BAD_USER_INPUT.

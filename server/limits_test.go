@@ -86,3 +86,41 @@ func TestExpensiveDocumentsAreRefusedBeforeTheyCostAnything(t *testing.T) {
 		assert.Equal(t, "admin", data.Me.Username)
 	})
 }
+
+func TestErrorsEchoLittleOfWhatTheCallerSent(t *testing.T) {
+	e := start(t)
+	post := func(body string) response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, e.url+"/graphql", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		return e.do(req)
+	}
+	t.Run("a batched body of 80 KB", func(t *testing.T) {
+		item := `{"query":"{ __typename }","variables":{"pad":"` + strings.Repeat("x", 1000) + `"}}`
+		res := post("[" + strings.Repeat(item+",", 80) + item + "]")
+		assert.Equal(t, http.StatusBadRequest, res.status)
+		assert.Less(t, len(res.body), 2048, "body: %.300s", res.body)
+		assert.True(t, strings.Contains(string(res.body), "truncated"), "body: %.300s", res.body)
+	})
+	t.Run("a DateTime of 900 KB", func(t *testing.T) {
+		out, res := e.graphql(e.admin, `query($d: DateTime) { telemetrySnapshots(startDate: $d) { count } }`,
+			map[string]any{"d": "2026-" + strings.Repeat("9", 900<<10)})
+		require.NotEmpty(t, out.Errors, "body: %.300s", res.body)
+		assert.Equal(t, "BAD_USER_INPUT", out.code())
+		assert.Less(t, len(res.body), 2048, "body: %.300s", res.body)
+	})
+	t.Run("15 KB of unknown directives", func(t *testing.T) {
+		out, res := e.graphql("", "{ __typename"+strings.Repeat(" @foo", 3000)+" }", nil)
+		require.NotEmpty(t, out.Errors)
+		assert.LessOrEqual(t, len(out.Errors), 21)
+		assert.Contains(t, out.Errors[len(out.Errors)-1].Message, "more errors")
+		assert.Less(t, len(res.body), 16<<10, "the errors must not outweigh the request")
+	})
+	t.Run("a REST date of 60 KB", func(t *testing.T) {
+		res := e.get("/api/telemetry/snapshots?start_date=2026-"+strings.Repeat("9", 60<<10), e.admin)
+		assert.Equal(t, http.StatusUnprocessableEntity, res.status)
+		assert.Less(t, len(res.body), 2048, "body: %.300s", res.body)
+		assert.Contains(t, res.errorMessage(t), "start_date")
+	})
+}
