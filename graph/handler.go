@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -15,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
@@ -49,7 +52,8 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(MaxTokens)
-	srv.SetDisableSuggestion(true)
+	srv.SetDisableSuggestion(true) // field names, in the rules gqlgen swaps itself
+	srv.SetValidationRulesFn(rulesWithoutSuggestions)
 	srv.Use(documentShape{cache: cache})
 	srv.Use(extension.Introspection{})
 	srv.Use(introspectionForSignedIn{})
@@ -84,6 +88,23 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 		return errors.New("internal error")
 	})
 	return srv, nil
+}
+
+// rulesWithoutSuggestions are gqlparser's validation rules with no "Did you
+// mean" for argument names, enum values, input fields or type names:
+// suggestions would hand the schema to callers whom introspection refuses
+// it.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for _, rule := range []core.Rule{
+		rules.KnownArgumentNamesRuleWithoutSuggestions,
+		rules.KnownTypeNamesRuleWithoutSuggestions,
+		rules.ValuesOfCorrectTypeRuleWithoutSuggestions,
+	} {
+		r.RemoveRule(strings.TrimSuffix(rule.Name, "WithoutSuggestions"))
+		r.AddRule(rule.Name, rule.RuleFunc)
+	}
+	return r
 }
 
 // contractCodes are the extensions.code values clients may see.

@@ -124,3 +124,23 @@ func TestErrorsEchoLittleOfWhatTheCallerSent(t *testing.T) {
 		assert.Contains(t, res.errorMessage(t), "start_date")
 	})
 }
+
+func TestAnonymousCallersGetNoSuggestions(t *testing.T) {
+	e := start(t)
+	cases := []struct{ name, query, hidden string }{
+		{"argument names", `{ telemetrySnapshots(limt: 5) { count } }`, `"limit"`},
+		{"enum values", `mutation { createRole(name: "x", permissions: [SUPER_ADMN]) { name } }`, "SUPER_ADMIN"},
+		{"type names of variables", `query($q: Querz) { __typename }`, `"Query"`},
+		{"type names of fragments", `{ ... on Querz { __typename } }`, `"Query"`},
+		{"field names", `{ telemetrySnapshot(id: "x") { checksm } }`, `"checksum"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out, res := e.graphql("", tc.query, nil)
+			require.NotEmpty(t, out.Errors, "body: %s", res.body)
+			assert.NotContains(t, string(res.body), "Did you mean")
+			assert.NotContains(t, string(res.body), tc.hidden)
+			assert.Equal(t, "BAD_USER_INPUT", out.code())
+		})
+	}
+}
