@@ -97,6 +97,10 @@ type Service struct {
 	cache    accessCache
 	throttle *throttle
 
+	// apiTokenMu serializes counting and creating API tokens, so
+	// concurrent requests cannot pass MaxAPITokens together.
+	apiTokenMu sync.Mutex
+
 	// bcryptSlots holds one value per bcrypt hash or comparison under way;
 	// its capacity bounds them (see withBcryptSlot).
 	bcryptSlots chan struct{}

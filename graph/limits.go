@@ -28,6 +28,9 @@ const (
 	// later walk of the operation (complexity, introspection, credential
 	// checks) too.
 	MaxSelections = 500
+	// MaxMutations bounds the mutation fields of one request, aliases and
+	// fragments included.
+	MaxMutations = 10
 	// MaxErrors bounds the errors of one response; the rest are counted in
 	// one last error.
 	MaxErrors = 20
@@ -145,8 +148,8 @@ func (w *shapeWalker) fragment(name string) shape {
 	return s
 }
 
-// mutationLimits refuses operations that check more than one password or
-// refresh token:
+// mutationLimits refuses operations with more than MaxMutations mutation
+// fields, and those that check more than one password or refresh token:
 // aliases would otherwise let one request try many passwords, past the
 // per-username throttle, at bcrypt's cost each.
 type mutationLimits struct{}
@@ -163,18 +166,24 @@ func (mutationLimits) MutateOperationContext(_ context.Context, oc *graphql.Oper
 	if n := countFields(oc.Operation.SelectionSet, "login", "refreshToken"); n > 1 {
 		return invalid("one login or refreshToken per request; this one has %d", n)
 	}
+	if oc.Operation.Operation != ast.Mutation {
+		return nil
+	}
+	if n := countFields(oc.Operation.SelectionSet); n > MaxMutations {
+		return invalid("at most %d mutations per request; this one has %d", MaxMutations, n)
+	}
 	return nil
 }
 
 // countFields counts the top-level fields of a selection set with one of
-// the names, through fragments.
+// the names, or all of them when no name is given, through fragments.
 // documentShape bounds the expansion.
 func countFields(set ast.SelectionSet, names ...string) int {
 	n := 0
 	for _, sel := range set {
 		switch sel := sel.(type) {
 		case *ast.Field:
-			if slices.Contains(names, sel.Name) {
+			if len(names) == 0 || slices.Contains(names, sel.Name) {
 				n++
 			}
 		case *ast.InlineFragment:

@@ -144,3 +144,47 @@ func TestAnonymousCallersGetNoSuggestions(t *testing.T) {
 		})
 	}
 }
+
+func TestAPITokensAndMutationsAreCapped(t *testing.T) {
+	e := start(t)
+	aliased := func(n, from int) string {
+		var b strings.Builder
+		b.WriteString("mutation {")
+		for i := range n {
+			fmt.Fprintf(&b, " t%d: createApiToken(name: \"t%d\") { id }", i, from+i)
+		}
+		b.WriteString(" }")
+		return b.String()
+	}
+	t.Run("11 or 850 aliased mutations in one request", func(t *testing.T) {
+		out, res := e.graphql(e.admin, aliased(11, 0), nil)
+		require.NotEmpty(t, out.Errors, "body: %.300s", res.body)
+		assert.Contains(t, out.Errors[0].Message, "at most 10 mutations per request")
+		assert.Equal(t, "BAD_USER_INPUT", out.code())
+		out, res = e.graphql(e.admin, aliased(850, 0), nil)
+		require.NotEmpty(t, out.Errors, "body: %.300s", res.body)
+		assert.Equal(t, "BAD_USER_INPUT", out.code())
+		var data struct {
+			APITokens []struct{ ID string } `json:"apiTokens"`
+		}
+		e.mustGraphQL(e.admin, `{ apiTokens { id } }`, nil, &data)
+		assert.Empty(t, data.APITokens, "a refused request creates nothing")
+	})
+	t.Run("tokens past the cap of an account", func(t *testing.T) {
+		for i := range 5 {
+			e.mustGraphQL(e.admin, aliased(10, 10*i), nil, nil)
+		}
+		out, _ := e.graphql(e.admin, aliased(1, 50), nil)
+		require.NotEmpty(t, out.Errors)
+		assert.Equal(t, "CONFLICT", out.code())
+		assert.Contains(t, out.Errors[0].Message, "50")
+
+		var data struct {
+			APITokens []struct{ ID string } `json:"apiTokens"`
+		}
+		e.mustGraphQL(e.admin, `{ apiTokens { id } }`, nil, &data)
+		require.Len(t, data.APITokens, 50)
+		e.mustGraphQL(e.admin, `mutation($id: ID!) { revokeApiToken(id: $id) }`, map[string]any{"id": data.APITokens[0].ID}, nil)
+		e.mustGraphQL(e.admin, aliased(1, 51), nil, nil)
+	})
+}
