@@ -24,7 +24,8 @@ import (
 )
 
 // NewHandler returns the GraphQL endpoint: POST and GET only (multipart
-// and form posts invite CSRF), with the limits of limits.go, field
+// and form posts invite CSRF), with the limits of limits.go and
+// admission.go, field
 // suggestions off, introspection for signed-in callers only, and every
 // error shown through one presenter.
 func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (http.Handler, error) {
@@ -59,6 +60,9 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	srv.Use(introspectionForSignedIn{})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(mutationLimits{})
+	admission := newAdmission()
+	srv.Use(admission) // last: measured, and only waiting when nothing else refuses
+	srv.AroundFields(chargeQueries)
 	srv.SetErrorPresenter(presenter(logger))
 	srv.AroundResponses(capErrors)
 	operations := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -87,7 +91,7 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 		logger.Error("graphql resolver panicked", "panic", v, "path", graphql.GetPath(ctx).String())
 		return errors.New("internal error")
 	})
-	return srv, nil
+	return admission.wrap(srv), nil
 }
 
 // rulesWithoutSuggestions are gqlparser's validation rules with no "Did you
