@@ -82,7 +82,8 @@ func (s *Service) CreateAPIToken(ctx context.Context, name string, expiresAt tim
 }
 
 // ListAPITokens returns the caller's own API tokens, revoked and expired
-// ones included, oldest first, without hashes. EUNAUTHENTICATED without a
+// ones included, oldest first, without hashes; those the account held when
+// it was last disabled show as revoked then. EUNAUTHENTICATED without a
 // caller.
 func (s *Service) ListAPITokens(ctx context.Context) ([]*telemetryd.Token, error) {
 	p, err := Authenticated(ctx)
@@ -93,9 +94,17 @@ func (s *Service) ListAPITokens(ctx context.Context) ([]*telemetryd.Token, error
 	if err != nil {
 		return nil, fmt.Errorf("listing API tokens: %w", err)
 	}
+	view, err := s.cache.get(ctx, false)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*telemetryd.Token, len(toks))
 	for i, t := range toks {
 		out[i] = publicToken(t)
+		// Disabling the account revoked the tokens it held then.
+		if acc := view.byID[p.AccountID]; acc != nil && out[i].RevokedAt.IsZero() && !acc.Accepts(t.CreatedAt) {
+			out[i].RevokedAt = acc.TokensRevokedAt
+		}
 	}
 	return out, nil
 }

@@ -117,8 +117,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (*Tokens, er
 		return nil, err
 	}
 	acc := view.byID[tok.AccountID]
-	if acc == nil || acc.Disabled {
-		return nil, s.refuse(ctx, "account missing or disabled", nil, slog.String("token_id", tok.ID))
+	if acc == nil || !acc.Accepts(tok.CreatedAt) {
+		return nil, s.refuse(ctx, "account missing, or disabled since the token was issued", nil, slog.String("token_id", tok.ID))
 	}
 	_, first, err := s.store.RevokeToken(ctx, tok.ID, telemetryd.Microseconds(s.now()))
 	if err != nil {

@@ -189,7 +189,7 @@ func writeAccess(ctx context.Context, tx driver.ManagedTransaction, before, afte
 
 func sameAccount(a, b *telemetryd.Account) bool {
 	return a.ID == b.ID && a.Username == b.Username && a.PasswordHash == b.PasswordHash &&
-		a.Disabled == b.Disabled && a.CreatedAt.Equal(b.CreatedAt) &&
+		a.Disabled == b.Disabled && a.CreatedAt.Equal(b.CreatedAt) && a.TokensRevokedAt.Equal(b.TokensRevokedAt) &&
 		(a.Roles == nil) == (b.Roles == nil) && slices.Equal(a.Roles, b.Roles)
 }
 
@@ -223,6 +223,8 @@ func accountProps(a *telemetryd.Account) map[string]any {
 		"disabled":      a.Disabled,
 		"roles":         stringList(a.Roles),
 		"created_at":    dateTime(a.CreatedAt),
+		// null when zero, which removes the property
+		"tokens_revoked_at": dateTime(a.TokensRevokedAt),
 	}
 }
 
@@ -239,6 +241,8 @@ func accountFrom(v any) (*telemetryd.Account, error) {
 		Disabled:     p.bool("disabled"),
 		Roles:        p.strings("roles"),
 		CreatedAt:    p.time("created_at"),
+		// absent on accounts written before it existed
+		TokensRevokedAt: p.time("tokens_revoked_at"),
 	}
 	return a, p.err
 }
