@@ -41,3 +41,18 @@ func TestReenablingAnAccountDoesNotRestoreItsOldTokens(t *testing.T) {
 	// Signing in again, at once, works.
 	assert.Equal(t, http.StatusOK, e.get("/api/telemetry/snapshots", reader).status)
 }
+
+func TestUsernamesAreUniqueRegardlessOfCase(t *testing.T) {
+	e := start(t)
+	for _, name := range []string{"Admin", "ADMIN"} {
+		out, res := e.graphql(e.admin, `mutation($u: String!) { createAccount(username: $u, password: "long enough password") { id } }`, map[string]any{"u": name})
+		require.NotEmpty(t, out.Errors, "body: %s", res.body)
+		assert.Equal(t, "CONFLICT", out.code())
+		assert.Contains(t, out.Errors[0].Message, "admin")
+	}
+	var data struct {
+		Accounts []struct{ Username string } `json:"accounts"`
+	}
+	e.mustGraphQL(e.admin, `{ accounts { username } }`, nil, &data)
+	assert.Len(t, data.Accounts, 1)
+}

@@ -79,7 +79,7 @@ func readAccess(tx *bolt.Tx) (*store.Access, error) {
 // and stores the accounts and roles fn added, changed or removed. fn must
 // not call the store: its transaction is open. When fn fails nothing is
 // stored and its error is returned. ECONFLICT when fn leaves two accounts
-// with one username or id, or two roles with one name; EINVALID for a nil
+// with one username (regardless of case) or id, or two roles with one name; EINVALID for a nil
 // entry, an account without an id or username, or a role without a name.
 func (s *Store) UpdateAccess(ctx context.Context, fn func(*store.Access) error) error {
 	var fnErr error
@@ -110,16 +110,18 @@ func (s *Store) UpdateAccess(ctx context.Context, fn func(*store.Access) error) 
 func encodeAccess(a *store.Access) (accounts, roles map[string][]byte, err error) {
 	accounts = make(map[string][]byte, len(a.Accounts))
 	ids := make(map[string]bool, len(a.Accounts))
+	keys := make(map[string]string, len(a.Accounts)) // username key → username
 	for _, acc := range a.Accounts {
 		switch {
 		case acc == nil || acc.ID == "" || acc.Username == "":
 			return nil, nil, telemetryd.Errorf(telemetryd.EINVALID, "an account needs an id and a username")
-		case accounts[acc.Username] != nil:
-			return nil, nil, telemetryd.Errorf(telemetryd.ECONFLICT, "account %s already exists", acc.Username)
+		case keys[store.UsernameKey(acc.Username)] != "":
+			return nil, nil, telemetryd.Errorf(telemetryd.ECONFLICT, "account %s already exists", keys[store.UsernameKey(acc.Username)])
 		case ids[acc.ID]:
 			return nil, nil, telemetryd.Errorf(telemetryd.ECONFLICT, "account id %s is already taken", acc.ID)
 		}
 		ids[acc.ID] = true
+		keys[store.UsernameKey(acc.Username)] = acc.Username
 		v, err := json.Marshal(accountRecord{
 			ID: acc.ID, Username: acc.Username, PasswordHash: acc.PasswordHash, Disabled: acc.Disabled,
 			Roles: acc.Roles, CreatedAt: telemetryd.Microseconds(acc.CreatedAt),
@@ -145,6 +147,20 @@ func encodeAccess(a *store.Access) (accounts, roles map[string][]byte, err error
 		roles[role.Name] = v
 	}
 	return accounts, roles, nil
+}
+
+// checkUsernames refuses a file holding accounts whose usernames differ
+// only in case (see store.CheckUsernames).
+func checkUsernames(tx *bolt.Tx) error {
+	var names []string
+	err := tx.Bucket(bucketAccounts).ForEach(func(k, _ []byte) error {
+		names = append(names, string(k))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return store.CheckUsernames(names)
 }
 
 // replace makes b hold exactly want, writing only the keys that differ.

@@ -39,7 +39,7 @@ func (s *Store) Access(ctx context.Context) (*store.Access, error) {
 // are matched by username and roles by name: added, modified and removed
 // ones are written. When fn returns an error nothing is stored and that
 // error is returned. ECONFLICT when fn leaves two accounts with one
-// username or id, or two roles with one name; EINVALID for a nil entry,
+// username (regardless of case) or id, or two roles with one name; EINVALID for a nil entry,
 // an account without an id or username, or a role without a name. If the
 // transaction hits a transient error (such as a deadlock) it is retried,
 // and fn runs again on a fresh read; fn must only change the Access it is
@@ -116,17 +116,19 @@ func writeAccess(ctx context.Context, tx driver.ManagedTransaction, before, afte
 	}
 	newAccounts := make(map[string]bool, len(after.Accounts))
 	newIDs := make(map[string]bool, len(after.Accounts))
+	newKeys := make(map[string]string, len(after.Accounts)) // username key → username
 	var upsertAccounts []map[string]any
 	for _, a := range after.Accounts {
 		switch {
 		case a == nil || a.Username == "" || a.ID == "":
 			return telemetryd.Errorf(telemetryd.EINVALID, "an account needs an id and a username")
-		case newAccounts[a.Username]:
-			return telemetryd.Errorf(telemetryd.ECONFLICT, "account %s already exists", a.Username)
+		case newKeys[store.UsernameKey(a.Username)] != "":
+			return telemetryd.Errorf(telemetryd.ECONFLICT, "account %s already exists", newKeys[store.UsernameKey(a.Username)])
 		case newIDs[a.ID]:
 			return telemetryd.Errorf(telemetryd.ECONFLICT, "account id %s is already taken", a.ID)
 		}
 		newAccounts[a.Username] = true
+		newKeys[store.UsernameKey(a.Username)] = a.Username
 		newIDs[a.ID] = true
 		if old, ok := oldAccounts[a.Username]; !ok || !sameAccount(old, a) {
 			upsertAccounts = append(upsertAccounts, accountProps(a))
@@ -187,6 +189,37 @@ func writeAccess(ctx context.Context, tx driver.ManagedTransaction, before, afte
 	return nil
 }
 
+// migrateUsernames refuses a database holding accounts whose usernames
+// differ only in case (see store.CheckUsernames), and gives accounts
+// written before usernames were unique regardless of case the username_key
+// that the account_username_key constraint keeps unique. It runs before
+// the constraint is created.
+func (s *Store) migrateUsernames(ctx context.Context) error {
+	names, err := read(ctx, s, "reading usernames", func(tx driver.ManagedTransaction) ([]string, error) {
+		res, err := tx.Run(ctx, `MATCH (a:Account) RETURN a.username AS name`, nil)
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for res.Next(ctx) {
+			name, _ := res.Record().Values[0].(string)
+			names = append(names, name)
+		}
+		return names, res.Err()
+	})
+	if err != nil {
+		return err
+	}
+	if err := store.CheckUsernames(names); err != nil {
+		return err
+	}
+	_, err = write(ctx, s, "keying usernames", func(tx driver.ManagedTransaction) (struct{}, error) {
+		_, err := run(ctx, tx, `MATCH (a:Account) WHERE a.username_key IS NULL SET a.username_key = toLower(a.username)`, nil)
+		return struct{}{}, err
+	})
+	return err
+}
+
 func sameAccount(a, b *telemetryd.Account) bool {
 	return a.ID == b.ID && a.Username == b.Username && a.PasswordHash == b.PasswordHash &&
 		a.Disabled == b.Disabled && a.CreatedAt.Equal(b.CreatedAt) && a.TokensRevokedAt.Equal(b.TokensRevokedAt) &&
@@ -217,8 +250,10 @@ func cloneAccess(a *store.Access) *store.Access {
 
 func accountProps(a *telemetryd.Account) map[string]any {
 	return map[string]any{
-		"id":            a.ID,
-		"username":      a.Username,
+		"id":       a.ID,
+		"username": a.Username,
+		// unique: usernames are unique regardless of case
+		"username_key":  store.UsernameKey(a.Username),
 		"password_hash": a.PasswordHash,
 		"disabled":      a.Disabled,
 		"roles":         stringList(a.Roles),

@@ -698,6 +698,18 @@ func testAccess(t *testing.T, open Opener) {
 		assert.Equal(t, []telemetryd.Permission{telemetryd.ReadTelemetry, telemetryd.ManageAccounts}, got.Roles[0].Permissions)
 	})
 
+	t.Run("usernames are unique regardless of case", func(t *testing.T) {
+		st := seed(t)
+		err := st.UpdateAccess(ctx, func(a *store.Access) error {
+			a.Accounts = append(a.Accounts, &telemetryd.Account{ID: uuid.NewString(), Username: "BOB", PasswordHash: "hash-3", CreatedAt: base})
+			return nil
+		})
+		requireCode(t, telemetryd.ECONFLICT, err)
+		got, err := st.Access(ctx)
+		require.NoError(t, err)
+		assert.Len(t, got.Accounts, 2)
+	})
+
 	t.Run("an error from the update stores nothing", func(t *testing.T) {
 		st := seed(t)
 		refused := errors.New("refused")
