@@ -28,9 +28,14 @@ func TestTokensAndAuthenticatedAnswersAreNeverCached(t *testing.T) {
 	list.Header.Set("Authorization", "Bearer "+e.admin)
 	refused, err := http.NewRequest(http.MethodGet, e.url+"/api/telemetry/snapshots", nil)
 	require.NoError(t, err)
+	restLogin, err := http.NewRequest(http.MethodPost, e.url+"/api/auth/login",
+		bytes.NewReader([]byte(`{"username": "admin", "password": "`+adminPassword+`"}`)))
+	require.NoError(t, err)
+	restLogin.Header.Set("Content-Type", "application/json")
 
 	for name, req := range map[string]*http.Request{
 		"a login over GraphQL":      loginReq,
+		"a login over REST":         restLogin,
 		"a signed-in GraphQL query": graphqlGet,
 		"a signed-in REST listing":  list,
 		"a refused REST call":       refused,
