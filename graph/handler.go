@@ -25,9 +25,8 @@ import (
 
 // NewHandler returns the GraphQL endpoint: POST and GET only (multipart
 // and form posts invite CSRF), with the limits of limits.go and
-// admission.go, field
-// suggestions off, introspection for signed-in callers only, and every
-// error shown through one presenter. Permissions are the services'
+// admission.go, no suggestions in errors, introspection for signed-in
+// callers only, and every error shown through one presenter. Permissions are the services'
 // business; the schema's directives only document them.
 func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (http.Handler, error) {
 	r.checksums = newChecksumVerdicts()
