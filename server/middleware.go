@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/telemetryd/telemetryd/activity"
+	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
 )
 
@@ -101,12 +101,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
 		switch {
 		case r.URL.Path == "/graphql":
-			s.Counter.Count(activity.GraphQLRequests)
+			s.Counter.Count(telemetryd.ActivityGraphQLRequests)
 		case strings.HasPrefix(r.URL.Path, "/api/telemetry/"):
-			s.Counter.Count(activity.RESTRequests)
+			s.Counter.Count(telemetryd.ActivityRESTRequests)
 		}
 		if rec.status >= 500 {
-			s.Counter.Count(activity.ServerErrors)
+			s.Counter.Count(telemetryd.ActivityServerErrors)
 		}
 		s.Logger.Info("http request", "method", r.Method, "path", r.URL.Path, "route", route,
 			"status", rec.status, "bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "user", info.user, "source", sourceString(source))
