@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/store/storetest"
 )
 
@@ -35,7 +36,7 @@ func heapBytes() uint64 {
 func TestEightWorstCaseQueriesKeepTheHeapBounded(t *testing.T) {
 	e := start(t)
 	snaps := storetest.Chain(t, "dep-large", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), 2000, 4096)
-	_, err := e.store.ImportSnapshots(context.Background(), snaps)
+	_, err := e.store.ImportSnapshots(context.Background(), store.Batch(snaps))
 	require.NoError(t, err)
 	reader := e.account("reader", "telemetry-reader")
 
