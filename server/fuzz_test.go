@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -41,7 +42,19 @@ const (
 // less than docAllocs for it, never with a 5xx, and logs no error.
 func FuzzGraphQLDocument(f *testing.F) {
 	e := start(f)
+	// The probe's expensive documents: a fragment bomb (each fragment
+	// spreads the next twice, 2^28 selections in about a kilobyte) and
+	// repeated fields.
+	var bomb strings.Builder
+	bomb.WriteString("{...F0}")
+	for i := range 28 {
+		fmt.Fprintf(&bomb, " fragment F%d on Query{...F%d ...F%d}", i, i+1, i+1)
+	}
+	bomb.WriteString(" fragment F28 on Query{__typename}")
 	for _, seed := range []string{
+		bomb.String(),
+		"{" + strings.Repeat("__typename ", 9000) + "}",
+		"{" + strings.Repeat("me{username} ", 2400) + "}",
 		`{ __typename }`,
 		`{ me { username } }`,
 		`query($l: Int) { telemetrySnapshots(limit: $l) { count nodes { id data } } }`,
