@@ -38,7 +38,8 @@ generate: ## Regenerate the GraphQL code from schema.graphqls
 	go tool gqlgen generate
 
 .PHONY: bench
-bench: build ## Seed 2,000 snapshots and measure the store, REST, GraphQL and export
+bench: build ## Measure REST and GraphQL pages against a static server (wrk), and export against a file copy
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: sudo apt-get install wrk (Debian, Ubuntu) or brew install wrk (macOS)"; exit 1; }
 	go run ./tools/bench -telemetryd $(BIN)/telemetryd
 
 .PHONY: neo4j-start
