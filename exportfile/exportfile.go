@@ -33,18 +33,13 @@ func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error)
 	if _, err := w.WriteString("["); err != nil {
 		return 0, fmt.Errorf("writing export file: %w", err)
 	}
+	var b []byte // one record, reused
 	err = each(func(s *telemetryd.Snapshot) error {
-		b, err := json.Marshal(s)
-		if err != nil {
-			return fmt.Errorf("encoding snapshot %s: %w", s.ID, err)
-		}
 		sep := ",\n"
 		if n == 0 {
 			sep = "\n"
 		}
-		if _, err := w.WriteString(sep); err != nil {
-			return err
-		}
+		b = s.AppendJSON(append(b[:0], sep...))
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
