@@ -548,6 +548,9 @@ func (e exportFigure) String() string {
 // `telemetryd snapshots export` does, sampling the Go heap as it goes,
 // then streams that file into another one, synced as the export is.
 func measureExport(ctx context.Context, dir, neo4jURI string, n int) (exportFigure, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return exportFigure{}, err
+	}
 	st, err := openStore(ctx, dir, neo4jURI)
 	if err != nil {
 		return exportFigure{}, err
