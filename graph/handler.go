@@ -36,7 +36,6 @@ const (
 // suggestions off, introspection for signed-in callers only, and every
 // error shown through one presenter.
 func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (http.Handler, error) {
-	r.checksums = newChecksumVerdicts()
 	cfg := Config{Resolvers: r}
 	cfg.Directives.HasPermission = func(ctx context.Context, _ any, next graphql.Resolver, permission telemetryd.Permission) (any, error) {
 		if _, err := auth.Require(ctx, permission); err != nil {
@@ -56,7 +55,7 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(MaxTokens)
 	srv.SetDisableSuggestion(true)

@@ -62,14 +62,15 @@ func UnmarshalTimestamp(v any) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-// MarshalJSON writes a JSON scalar's raw JSON as is.
+// MarshalJSON writes a JSON scalar's raw JSON, which every way in keeps
+// compact and valid, as json.Marshal would, without scanning it again.
 func MarshalJSON(raw json.RawMessage) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) {
-		if len(raw) == 0 {
-			io.WriteString(w, "null")
-			return
+		var b []byte
+		if buf, ok := w.(interface{ AvailableBuffer() []byte }); ok {
+			b = buf.AvailableBuffer() // gqlgen's buffer: no copy of our own
 		}
-		w.Write(raw)
+		w.Write(telemetryd.AppendRawJSON(b, raw))
 	})
 }
 

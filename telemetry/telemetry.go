@@ -44,6 +44,8 @@ type Service struct {
 	Counter Counter
 	// Audit receives one line for every read of telemetry.
 	Audit *slog.Logger
+
+	checksums checksumVerdicts
 }
 
 // Params names a transport's filter parameters, so errors name the one the
