@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,9 +55,10 @@ type Server struct {
 	// Counter counts requests and server errors for the daily telemetry.
 	Counter Counter
 
-	ln      net.Listener
-	srv     *http.Server
-	metrics *httpMetrics
+	ln       net.Listener
+	srv      *http.Server
+	metrics  *httpMetrics
+	listings sync.Pool // *[]byte buffers of writeListing
 }
 
 // Open binds the listener, returning bind errors at once, and serves in
