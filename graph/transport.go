@@ -101,36 +101,36 @@ func responseContentType(accept string) string {
 }
 
 // writeResponse writes resp as json.Marshal would, members in the same
-// order, with data copied as it is: only the small members go through
-// encoding/json.
+// order, with data written as it is, straight from gqlgen's buffer: only
+// the small members go through encoding/json.
 func writeResponse(w io.Writer, resp *graphql.Response) {
-	b := make([]byte, 0, len(resp.Data)+256)
-	b = append(b, '{')
+	head := []byte("{")
 	if len(resp.Errors) > 0 {
 		errs, err := json.Marshal(resp.Errors)
 		if err != nil {
 			errs = []byte(`[{"message":"internal error"}]`)
 		}
-		b = append(b, `"errors":`...)
-		b = append(b, errs...)
-		b = append(b, ',')
+		head = append(head, `"errors":`...)
+		head = append(head, errs...)
+		head = append(head, ',')
 	}
-	b = append(b, `"data":`...)
-	if len(resp.Data) == 0 {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, resp.Data...)
+	head = append(head, `"data":`...)
+	data := resp.Data
+	if len(data) == 0 {
+		data = []byte("null")
 	}
-	rest, err := json.Marshal(struct {
+	tail, err := json.Marshal(struct {
 		Label      string         `json:"label,omitempty"`
 		Path       ast.Path       `json:"path,omitempty"`
 		HasNext    *bool          `json:"hasNext,omitempty"`
 		Extensions map[string]any `json:"extensions,omitempty"`
 	}{resp.Label, resp.Path, resp.HasNext, resp.Extensions})
-	if err == nil && len(rest) > 2 {
-		b = append(b, ',')
-		b = append(b, rest[1:len(rest)-1]...)
+	if err != nil || len(tail) == 2 {
+		tail = []byte("}")
+	} else {
+		tail[0] = ','
 	}
-	b = append(b, '}')
-	w.Write(b)
+	w.Write(head)
+	w.Write(data)
+	w.Write(tail)
 }
