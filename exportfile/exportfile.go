@@ -29,30 +29,7 @@ func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error)
 			os.Remove(tmp.Name())
 		}
 	}()
-	w := bufio.NewWriterSize(tmp, 256<<10)
-	if _, err := w.WriteString("["); err != nil {
-		return 0, fmt.Errorf("writing export file: %w", err)
-	}
-	var b []byte // one record, reused
-	err = each(func(s *telemetryd.Snapshot) error {
-		sep := ",\n"
-		if n == 0 {
-			sep = "\n"
-		}
-		b = s.AppendJSON(append(b[:0], sep...))
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		n++
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("writing export file: %w", err)
-	}
-	if _, err := w.WriteString("\n]\n"); err != nil {
-		return 0, fmt.Errorf("writing export file: %w", err)
-	}
-	if err := w.Flush(); err != nil {
+	if n, err = Encode(tmp, each); err != nil {
 		return 0, fmt.Errorf("writing export file: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -70,6 +47,42 @@ func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error)
 		dir.Close()
 	}
 	return n, nil
+}
+
+// encodeBatch is about how many bytes of records Encode gathers for each
+// write: few enough writes that the system calls cost little, and a
+// small, fixed part of the heap.
+const encodeBatch = 256 << 10
+
+// Encode writes the snapshots that each yields to w as the export's JSON
+// array, newest first as yielded, one record a line, each as json.Marshal
+// writes it, and returns how many it wrote. Records are appended to one
+// reused buffer that is written when full, so each record is copied once
+// on its way out.
+func Encode(w io.Writer, each func(yield func(*telemetryd.Snapshot) error) error) (n int, err error) {
+	b := make([]byte, 0, encodeBatch+8<<10)
+	b = append(b, '[')
+	err = each(func(s *telemetryd.Snapshot) error {
+		if n == 0 {
+			b = append(b, '\n')
+		} else {
+			b = append(b, ",\n"...)
+		}
+		b = s.AppendJSON(b)
+		n++
+		if len(b) < encodeBatch {
+			return nil
+		}
+		_, err := w.Write(b)
+		b = b[:0]
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+	b = append(b, "\n]\n"...)
+	_, err = w.Write(b)
+	return n, err
 }
 
 // Decode walks the JSON array in r, calling fn for each record with its
