@@ -179,6 +179,9 @@ func TestUsageMistakesExitTwo(t *testing.T) {
 	code, _, stderr = execute(t, env(), "snapshots", "export")
 	assert.Equal(t, 2, code, stderr)
 	assert.Contains(t, stderr, "output")
+	code, _, stderr = execute(t, env(), "snapshots", "verfy")
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, `unknown command "verfy" for "telemetryd snapshots"; did you mean verify?`)
 }
 
 func readFile(t *testing.T, path string) string {
