@@ -111,6 +111,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		Telemetry: telemetryService,
 		GraphQL:   gql,
 		Counter:   recorder,
+
+		TrustedProxies: cfg.TrustedProxies,
 	}
 	if err := srv.Open(); err != nil {
 		return err
