@@ -67,8 +67,13 @@ func UnmarshalTimestamp(v any) (time.Time, error) {
 func MarshalJSON(raw json.RawMessage) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) {
 		var b []byte
-		if buf, ok := w.(interface{ AvailableBuffer() []byte }); ok {
-			b = buf.AvailableBuffer() // gqlgen's buffer: no copy of our own
+		if buf, ok := w.(interface {
+			Grow(n int)
+			AvailableBuffer() []byte
+		}); ok {
+			// gqlgen's bytes.Buffer: append in place, no copy of our own.
+			buf.Grow(len(raw) + len("null"))
+			b = buf.AvailableBuffer()
 		}
 		w.Write(telemetryd.AppendRawJSON(b, raw))
 	})
