@@ -14,10 +14,69 @@ import (
 	"github.com/telemetryd/telemetryd"
 )
 
+// Encoder writes an export file's JSON array, one record a line, to a
+// stream: the format Decode reads. Call Add for each record, newest first,
+// then Close, which ends the array; the Encoder buffers, so nothing may
+// write to the stream in between.
+type Encoder struct {
+	w   io.Writer
+	n   int
+	buf []byte
+}
+
+// encodeBatch is about how many bytes of records an Encoder gathers for
+// each write: few enough writes that the system calls cost little, and a
+// small, fixed part of the heap.
+const encodeBatch = 256 << 10
+
+// NewEncoder starts an export array on w.
+func NewEncoder(w io.Writer) *Encoder {
+	return &Encoder{w: w, buf: make([]byte, 0, encodeBatch+16<<10)}
+}
+
+// Add writes one record, as the REST routes do: the record's own JSON
+// (telemetryd.Snapshot.AppendJSON), whose data is written as stored
+// rather than scanned again by encoding/json. Records are appended to one
+// buffer that is written whenever it holds encodeBatch bytes, so each is
+// copied once on its way out.
+func (e *Encoder) Add(s *telemetryd.Snapshot) error {
+	if e.n == 0 {
+		e.buf = append(e.buf, "[\n"...)
+	} else {
+		e.buf = append(e.buf, ",\n"...)
+	}
+	e.buf = s.AppendJSON(e.buf)
+	e.n++
+	if len(e.buf) < encodeBatch {
+		return nil
+	}
+	return e.flush()
+}
+
+func (e *Encoder) flush() error {
+	_, err := e.w.Write(e.buf)
+	e.buf = e.buf[:0]
+	return err
+}
+
+// Count returns how many records were added.
+func (e *Encoder) Count() int { return e.n }
+
+// Close ends the array and writes what is buffered; it does not close the
+// stream.
+func (e *Encoder) Close() error {
+	end := "\n]\n"
+	if e.n == 0 {
+		end = "[\n]\n"
+	}
+	e.buf = append(e.buf, end...)
+	return e.flush()
+}
+
 // Write writes the snapshots that each yields to path as a JSON array, one
-// record a line, through a temporary file in the same directory renamed
-// into place, so readers never see a partial export. It returns how many
-// records it wrote; on error path is untouched.
+// record a line (see Encoder), through a temporary file in the same
+// directory renamed into place, so readers never see a partial export. It
+// returns how many records it wrote; on error path is untouched.
 func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error) (n int, err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -29,7 +88,11 @@ func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error)
 			os.Remove(tmp.Name())
 		}
 	}()
-	if n, err = Encode(tmp, each); err != nil {
+	enc := NewEncoder(tmp)
+	if err := each(enc.Add); err != nil {
+		return 0, fmt.Errorf("writing export file: %w", err)
+	}
+	if err := enc.Close(); err != nil {
 		return 0, fmt.Errorf("writing export file: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -46,43 +109,7 @@ func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error)
 		_ = dir.Sync()
 		dir.Close()
 	}
-	return n, nil
-}
-
-// encodeBatch is about how many bytes of records Encode gathers for each
-// write: few enough writes that the system calls cost little, and a
-// small, fixed part of the heap.
-const encodeBatch = 256 << 10
-
-// Encode writes the snapshots that each yields to w as the export's JSON
-// array, newest first as yielded, one record a line, each as json.Marshal
-// writes it, and returns how many it wrote. Records are appended to one
-// reused buffer that is written when full, so each record is copied once
-// on its way out.
-func Encode(w io.Writer, each func(yield func(*telemetryd.Snapshot) error) error) (n int, err error) {
-	b := make([]byte, 0, encodeBatch+8<<10)
-	b = append(b, '[')
-	err = each(func(s *telemetryd.Snapshot) error {
-		if n == 0 {
-			b = append(b, '\n')
-		} else {
-			b = append(b, ",\n"...)
-		}
-		b = s.AppendJSON(b)
-		n++
-		if len(b) < encodeBatch {
-			return nil
-		}
-		_, err := w.Write(b)
-		b = b[:0]
-		return err
-	})
-	if err != nil {
-		return n, err
-	}
-	b = append(b, "\n]\n"...)
-	_, err = w.Write(b)
-	return n, err
+	return enc.Count(), nil
 }
 
 // Decode walks the JSON array in r, calling fn for each record with its
@@ -157,7 +184,7 @@ func Verify(r io.Reader) (*telemetryd.Verifier, error) {
 	v := telemetryd.NewVerifier()
 	err := Decode(r, func(i int, s *telemetryd.Snapshot, err error) error {
 		if err != nil {
-			v.Report(label(i, s), err.Error())
+			v.ReportCorrupt(label(i, s), err.Error())
 			return nil
 		}
 		v.Add(s)

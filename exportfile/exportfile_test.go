@@ -49,7 +49,7 @@ func TestWriteThenReadRoundTrips(t *testing.T) {
 
 // The export holds each record exactly as json.Marshal writes it, one a
 // line, however many writes it takes.
-func TestEncodeWritesEachRecordAsJSONMarshalDoes(t *testing.T) {
+func TestEncoderWritesEachRecordAsJSONMarshalDoes(t *testing.T) {
 	snaps := storetest.Chain(t, "dep", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 150, 4096) // several writes' worth
 	snaps[3].RemoteSendStatus = telemetryd.SendFailed
 	snaps[3].RemoteSendError = `remote said "<no>"`
@@ -67,10 +67,11 @@ func TestEncodeWritesEachRecordAsJSONMarshalDoes(t *testing.T) {
 	want.WriteString("\n]\n")
 
 	var got bytes.Buffer
-	n, err := exportfile.Encode(&got, newestFirst(snaps))
+	enc := exportfile.NewEncoder(&got)
+	require.NoError(t, newestFirst(snaps)(enc.Add))
+	require.NoError(t, enc.Close())
 
-	require.NoError(t, err)
-	assert.Equal(t, len(snaps), n)
+	assert.Equal(t, len(snaps), enc.Count())
 	assert.Equal(t, want.String(), got.String())
 }
 
@@ -149,6 +150,7 @@ func TestVerifyReportsUnreadableRecordsToo(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, v.Problems(), 1)
 	assert.Equal(t, snaps[2].ID, v.Problems()[0].ID, "the unreadable record is named by its id")
-	assert.Equal(t, 2, v.Count(), "the walk goes on past it")
-	assert.Contains(t, v.Problems()[0].Reason, "unknown field")
+	assert.Equal(t, 3, v.Count(), "the walk goes on past it, counting it as checked")
+	assert.Equal(t, telemetryd.Corrupt, v.Problems()[0].Kind)
+	assert.Contains(t, v.Problems()[0].Message, "unknown field")
 }

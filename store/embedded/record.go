@@ -43,8 +43,10 @@ func encode(s *telemetryd.Snapshot) ([]byte, error) {
 	if s == nil || s.ID == "" || s.CreatedAt.IsZero() {
 		return nil, telemetryd.Errorf(telemetryd.EINVALID, "a snapshot needs an id and created_at")
 	}
-	strs := [...]string{s.ID, s.Kind, s.PayloadFormat, s.DeploymentID, s.Version, s.Checksum, s.PreviousChecksum,
-		string(s.RemoteSendStatus), s.RemoteSendError}
+	var strs [members]string
+	strs[memberID], strs[memberKind], strs[memberPayloadFormat] = s.ID, s.Kind, s.PayloadFormat
+	strs[memberDeploymentID], strs[memberVersion], strs[memberChecksum] = s.DeploymentID, s.Version, s.Checksum
+	strs[memberPreviousChecksum], strs[memberRemoteSendStatus], strs[memberRemoteSendError] = s.PreviousChecksum, string(s.RemoteSendStatus), s.RemoteSendError
 	size := 1 + 4 + 2*binary.MaxVarintLen64 + 1 + len(s.Data)
 	for _, str := range strs {
 		size += binary.MaxVarintLen64 + len(str)
@@ -79,52 +81,99 @@ func decode(k, v []byte) (*telemetryd.Snapshot, error) {
 	return s, nil
 }
 
-func decodeRecord(v []byte) (*telemetryd.Snapshot, error) {
+// The short members of the envelope, in order.
+const (
+	memberID = iota
+	memberKind
+	memberPayloadFormat
+	memberDeploymentID
+	memberVersion
+	memberChecksum
+	memberPreviousChecksum
+	memberRemoteSendStatus
+	memberRemoteSendError
+	members
+)
+
+// envelope is a parsed record: where each part lies in v.
+type envelope struct {
+	v       []byte
+	created int64
+	sentAt  time.Time
+	members [members][2]int // start and end of each short member
+	data    int             // where data starts
+}
+
+// parseEnvelope checks v's CRC and finds its parts, copying nothing.
+func parseEnvelope(v []byte) (envelope, error) {
 	if len(v) < 5 || v[0] != recordFormat {
-		return nil, errors.New("not a stored record")
+		return envelope{}, errors.New("not a stored record")
 	}
 	if binary.BigEndian.Uint32(v[1:5]) != crc32.Checksum(v[5:], castagnoli) {
-		return nil, errDamaged
+		return envelope{}, errDamaged
 	}
+	e := envelope{v: v}
 	r := reader{b: v, at: 5}
-	created := r.varint()
-	var sentAt time.Time
+	e.created = r.varint()
 	if r.byte() == 1 {
-		sentAt = time.UnixMicro(r.varint()).UTC()
+		e.sentAt = time.UnixMicro(r.varint()).UTC()
 	}
-	var bounds [9][2]int
-	for i := range bounds {
+	for i := range e.members {
 		n := int(r.uvarint())
 		if r.err != nil || n > len(v)-r.at {
-			return nil, errDamaged
+			return envelope{}, errDamaged
 		}
-		bounds[i] = [2]int{r.at, r.at + n}
+		e.members[i] = [2]int{r.at, r.at + n}
 		r.at += n
 	}
 	if r.err != nil {
-		return nil, errDamaged
+		return envelope{}, errDamaged
+	}
+	e.data = r.at
+	return e, nil
+}
+
+func decodeRecord(v []byte) (*telemetryd.Snapshot, error) {
+	e, err := parseEnvelope(v)
+	if err != nil {
+		return nil, err
 	}
 	// One string holds every short member; each is a substring of it.
-	first := bounds[0][0]
-	text := string(v[first:r.at])
-	str := func(i int) string { return text[bounds[i][0]-first : bounds[i][1]-first] }
+	first := e.members[0][0]
+	text := string(v[first:e.data])
+	str := func(i int) string { return text[e.members[i][0]-first : e.members[i][1]-first] }
 	s := &telemetryd.Snapshot{
-		ID:               str(0),
-		CreatedAt:        time.UnixMicro(created).UTC(),
-		Kind:             str(1),
-		PayloadFormat:    str(2),
-		DeploymentID:     str(3),
-		Version:          str(4),
-		Checksum:         str(5),
-		PreviousChecksum: str(6),
-		RemoteSendStatus: telemetryd.SendStatus(str(7)),
-		RemoteSendAt:     sentAt,
-		RemoteSendError:  str(8),
+		ID:               str(memberID),
+		CreatedAt:        time.UnixMicro(e.created).UTC(),
+		Kind:             str(memberKind),
+		PayloadFormat:    str(memberPayloadFormat),
+		DeploymentID:     str(memberDeploymentID),
+		Version:          str(memberVersion),
+		Checksum:         str(memberChecksum),
+		PreviousChecksum: str(memberPreviousChecksum),
+		RemoteSendStatus: telemetryd.SendStatus(str(memberRemoteSendStatus)),
+		RemoteSendAt:     e.sentAt,
+		RemoteSendError:  str(memberRemoteSendError),
 	}
-	if r.at < len(v) {
-		s.Data = append([]byte(nil), v[r.at:]...)
+	if e.data < len(v) {
+		s.Data = append([]byte(nil), v[e.data:]...)
 	}
 	return s, nil
+}
+
+// decodeHead reads only what a filter by deployment or send status looks
+// at, copying neither data nor the other members.
+func decodeHead(v []byte) (*telemetryd.Snapshot, error) {
+	e, err := parseEnvelope(v)
+	if err != nil {
+		return nil, err
+	}
+	member := func(i int) string { return string(v[e.members[i][0]:e.members[i][1]]) }
+	return &telemetryd.Snapshot{
+		CreatedAt:        time.UnixMicro(e.created).UTC(),
+		DeploymentID:     member(memberDeploymentID),
+		RemoteSendStatus: telemetryd.SendStatus(member(memberRemoteSendStatus)),
+	}, nil
 }
 
 // reader walks an envelope; the first overrun sets err.
