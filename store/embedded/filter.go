@@ -13,10 +13,10 @@ import (
 // filter by deployment or send status looks at, into a partial snapshot:
 // filtering a range then skips over each record's data instead of
 // copying it.
-func head(k, v []byte) (*telemetryd.Snapshot, error) {
+func head(k, v []byte) (telemetryd.Snapshot, error) {
 	h, err := decodeHead(v)
 	if err != nil {
-		return nil, fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
+		return h, fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
 	}
 	return h, nil
 }
@@ -31,7 +31,7 @@ func matches(f telemetryd.Filter, k, v []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return f.Matches(h), nil
+	return f.Matches(&h), nil
 }
 
 // listMatching answers a listing filtered by deployment or send status,

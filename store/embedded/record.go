@@ -162,18 +162,29 @@ func decodeRecord(v []byte) (*telemetryd.Snapshot, error) {
 }
 
 // decodeHead reads only what a filter by deployment or send status looks
-// at, copying neither data nor the other members.
-func decodeHead(v []byte) (*telemetryd.Snapshot, error) {
+// at, copying neither data nor the other members: a walk over many
+// records allocates the deployment id alone.
+func decodeHead(v []byte) (telemetryd.Snapshot, error) {
 	e, err := parseEnvelope(v)
 	if err != nil {
-		return nil, err
+		return telemetryd.Snapshot{}, err
 	}
-	member := func(i int) string { return string(v[e.members[i][0]:e.members[i][1]]) }
-	return &telemetryd.Snapshot{
+	member := func(i int) []byte { return v[e.members[i][0]:e.members[i][1]] }
+	return telemetryd.Snapshot{
 		CreatedAt:        time.UnixMicro(e.created).UTC(),
-		DeploymentID:     member(memberDeploymentID),
-		RemoteSendStatus: telemetryd.SendStatus(member(memberRemoteSendStatus)),
+		DeploymentID:     string(member(memberDeploymentID)),
+		RemoteSendStatus: sendStatus(member(memberRemoteSendStatus)),
 	}, nil
+}
+
+// sendStatus returns the status b names, as the constant when it is one.
+func sendStatus(b []byte) telemetryd.SendStatus {
+	for _, s := range []telemetryd.SendStatus{telemetryd.SendPending, telemetryd.SendSent, telemetryd.SendSkipped, telemetryd.SendFailed} {
+		if string(b) == string(s) {
+			return s
+		}
+	}
+	return telemetryd.SendStatus(b)
 }
 
 // reader walks an envelope; the first overrun sets err.
