@@ -24,12 +24,15 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/exportfile"
@@ -88,6 +91,9 @@ func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, e
 		return err
 	}
 	err = seed(ctx, st, snapshotCount)
+	if err == nil {
+		err = ensureReader(ctx, st)
+	}
 	// The embedded store admits one process at a time: hand it to the server.
 	if cerr := st.Close(); err == nil {
 		err = cerr
@@ -239,7 +245,7 @@ var servingURL = regexp.MustCompile(`url=(http://\S+)`)
 // startServer runs telemetryd serve on a random loopback port and waits
 // for it to say where it listens; its log is discarded from then on.
 func startServer(binary, dir, neo4jURI string) (*server, error) {
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--admin-password", password, "--access-token-ttl", "1h"}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--access-token-ttl", "1h"}
 	if neo4jURI != "" {
 		args = append(args, "--neo4j-uri", neo4jURI)
 	}
@@ -322,14 +328,41 @@ func fetch(method, target string, headers map[string]string, body []byte) ([]byt
 	return b, nil
 }
 
+// reader is the account the bench reads as; ensureReader sets it up.
+const reader = "telemetryd-bench"
+
+// ensureReader gives the store an account named reader, with the bench's
+// password and the built-in telemetry-reader role (created when the store
+// is new), whatever the store held before: a development Neo4j keeps the
+// accounts other runs and tests left, with passwords the bench cannot know.
+func ensureReader(ctx context.Context, st store.Store) error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		return err
+	}
+	return st.UpdateAccess(ctx, func(a *store.Access) error {
+		if !slices.ContainsFunc(a.Roles, func(r *telemetryd.Role) bool { return r.Name == telemetryd.RoleTelemetryReader }) {
+			a.Roles = append(a.Roles, &telemetryd.Role{Name: telemetryd.RoleTelemetryReader, Permissions: []telemetryd.Permission{telemetryd.ReadTelemetry}})
+		}
+		i := slices.IndexFunc(a.Accounts, func(acc *telemetryd.Account) bool { return acc.Username == reader })
+		if i < 0 {
+			a.Accounts = append(a.Accounts, &telemetryd.Account{ID: uuid.NewString(), Username: reader, CreatedAt: time.Now().UTC()})
+			i = len(a.Accounts) - 1
+		}
+		acc := a.Accounts[i]
+		acc.PasswordHash, acc.Disabled, acc.Roles = string(hash), false, []string{telemetryd.RoleTelemetryReader}
+		return nil
+	})
+}
+
 func login(base string) (string, error) {
 	body, _ := json.Marshal(map[string]any{
-		"query":     `mutation($p: String!) { login(username: "admin", password: $p) { accessToken } }`,
-		"variables": map[string]string{"p": password},
+		"query":     `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`,
+		"variables": map[string]string{"u": reader, "p": password},
 	})
 	b, err := fetch(http.MethodPost, base+"/graphql", map[string]string{"Content-Type": "application/json"}, body)
 	if err != nil {
-		return "", fmt.Errorf("logging in as admin: %w", err)
+		return "", fmt.Errorf("logging in as %s: %w", reader, err)
 	}
 	var out struct {
 		Data struct {
@@ -337,7 +370,7 @@ func login(base string) (string, error) {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(b, &out); err != nil || out.Data.Login.AccessToken == "" {
-		return "", fmt.Errorf("logging in as admin failed: %s", b)
+		return "", fmt.Errorf("logging in as %s failed: %s", reader, b)
 	}
 	return out.Data.Login.AccessToken, nil
 }
