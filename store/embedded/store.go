@@ -110,7 +110,16 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 		err = migrateRecords(db)
 	}
 	if err == nil {
-		err = db.Update(migrateUnsent)
+		err = db.Update(func(tx *bolt.Tx) error {
+			if err := migrateUnsent(tx); err != nil {
+				return err
+			}
+			return checkUsernames(tx)
+		})
+	}
+	if code := telemetryd.ErrorCode(err); code != "" && code != telemetryd.EINTERNAL {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening embedded store in %s: %w", dir, err)
 	}
 	if err != nil {
 		_ = db.Close()
