@@ -53,6 +53,10 @@ type Server struct {
 	GraphQL http.Handler
 	// Counter counts requests and server errors for the daily telemetry.
 	Counter Counter
+	// Console, when set, wraps the handler of paths no route claims (see
+	// console.Console.Handler): it serves the web console's paths and
+	// passes the rest on. Paths under /api/ never reach it.
+	Console func(next http.Handler) http.Handler
 
 	ln      net.Listener
 	srv     *http.Server
@@ -136,7 +140,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("GET /graphql", api(s.GraphQL))
 	handle("POST /graphql", api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
-	mux.HandleFunc("/", notFound)
+	mux.HandleFunc("/api/", notFound)
+	var unclaimed http.Handler = http.HandlerFunc(notFound)
+	if s.Console != nil {
+		unclaimed = s.Console(unclaimed)
+	}
+	mux.Handle("/", unclaimed)
 	return s.observe(s.recoverPanics(mux))
 }
 
