@@ -240,6 +240,19 @@ func (b *tab) fill(t *testing.T, label, value string) {
 	b.do(t, chromedp.SetValue(field(label), value))
 }
 
+// choose picks option in the list labelled label.
+func (b *tab) choose(t *testing.T, label, option string) {
+	t.Helper()
+	picked := eval[bool](t, b, fmt.Sprintf(`(() => {
+		const s = document.evaluate(%s, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+		if (!s) return false;
+		s.value = %s;
+		s.dispatchEvent(new Event('change', { bubbles: true }));
+		return s.value === %[2]s;
+	})()`, jsString(string(field(label))), jsString(option)))
+	require.True(t, picked, "no list %q offers %q", label, option)
+}
+
 // typeInto types value key by key into the field labelled label.
 func (b *tab) typeInto(t *testing.T, label, value string) {
 	t.Helper()
@@ -286,6 +299,10 @@ func (b *tab) shot(t *testing.T, name string, all bool) {
 	}
 	for _, l := range looks {
 		b.do(t, view(l.width, l.scheme))
+		if l.width < 600 {
+			wide := eval[[]string](t, b, overflowing)
+			assert.Empty(t, wide, "%s: these stick out of a %d px screen", name, l.width)
+		}
 		ctx, cancel := context.WithTimeout(b.ctx, waitFor)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		cancel()
@@ -294,6 +311,13 @@ func (b *tab) shot(t *testing.T, name string, all bool) {
 	}
 	b.do(t, view(1280, "light"))
 }
+
+// overflowing lists the elements wider than the screen, outside boxes
+// that scroll sideways on purpose.
+const overflowing = `[...document.querySelectorAll('body *')]
+	.filter((e) => !e.closest('.table-wrap') && e.getBoundingClientRect().right > innerWidth + 1)
+	.map((e) => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))
+	.concat(document.documentElement.scrollWidth > innerWidth ? ['the page scrolls sideways: ' + document.documentElement.scrollWidth] : [])`
 
 // download waits for the next completed download and returns its path.
 func (b *tab) download(t *testing.T) string {
@@ -506,8 +530,8 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.do(t, chromedp.Click(chromedp.Search(`//form[.//h3[.="New role"]]//label[normalize-space()="MANAGE_ACCOUNTS"]/input`)))
 		b.click(t, "Create role")
 		b.see(t, "Role account-managers created.")
-		b.do(t, chromedp.SetValue(chromedp.Search(`//select[../span[.="Role to assign to bob"]]`), "account-managers"),
-			chromedp.Click(chromedp.Search(`//tr[th[starts-with(normalize-space(), "bob")]]//button[.="Assign"]`)))
+		b.choose(t, "Role to assign to bob", "account-managers")
+		b.do(t, chromedp.Click(chromedp.Search(`//tr[th[starts-with(normalize-space(), "bob")]]//button[.="Assign"]`)))
 		b.see(t, "Assigned account-managers to bob")
 		b.signOut(t)
 

@@ -12,7 +12,7 @@ const toSignIn = () => location.assign('/signin?next=%2Fgraphiql');
 whenSessionEnds(toSignIn);
 
 if (await resumeSession()) {
-  const defaultQuery = `# Queries run as you, with your roles. The schema is under the book icon.
+  const defaultQuery = `# Runs as you, with your roles. Schema: the book icon.
 {
   me { username roles { name permissions } }
   telemetrySnapshots(limit: 5) { count nodes { id createdAt remoteSendStatus checksumValid } }

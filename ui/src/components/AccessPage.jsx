@@ -1,3 +1,4 @@
+import { useState } from 'preact/hooks';
 import { useSession } from '../session.js';
 import { useTitle } from '../title.js';
 import { AccountsPanel } from './AccountsPanel.jsx';
@@ -8,6 +9,9 @@ import { RolesPanel } from './RolesPanel.jsx';
 export function AccessPage() {
   useTitle('Access');
   const session = useSession();
+  // Bumped by every change, so each panel shows what the other changed.
+  const [version, setVersion] = useState(0);
+  const changed = () => setVersion((v) => v + 1);
   return (
     <NeedsPermission any={['MANAGE_ACCOUNTS', 'MANAGE_PERMISSIONS']}>
       <section>
@@ -16,8 +20,8 @@ export function AccessPage() {
           You can hand out only permissions you hold yourself, and only SUPER_ADMIN hands out SUPER_ADMIN. A role newly assigned to an account applies
           from that account's next sign-in.
         </p>
-        {session.can('MANAGE_ACCOUNTS') && <AccountsPanel />}
-        {session.can('MANAGE_PERMISSIONS') && <RolesPanel />}
+        {session.can('MANAGE_ACCOUNTS') && <AccountsPanel version={version} onChange={changed} />}
+        {session.can('MANAGE_PERMISSIONS') && <RolesPanel version={version} onChange={changed} />}
       </section>
     </NeedsPermission>
   );

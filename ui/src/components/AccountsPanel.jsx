@@ -7,9 +7,9 @@ import { ErrorNotice } from './ErrorNotice.jsx';
 import { Loading } from './Loading.jsx';
 
 /** Accounts: create, disable or enable, assign and revoke roles. */
-export function AccountsPanel() {
+export function AccountsPanel({ version, onChange }) {
   const session = useSession();
-  const data = useAsync(() => Promise.all([api.accounts(), api.roles()]), []);
+  const data = useAsync(() => Promise.all([api.accounts(), api.roles()]), [version]);
   const [error, setError] = useState(null);
   const [message, setMessage] = useState('');
 
@@ -19,7 +19,7 @@ export function AccountsPanel() {
     try {
       await fn();
       setMessage(done);
-      data.reload();
+      onChange();
     } catch (e) {
       setError(e);
     }

@@ -9,9 +9,9 @@ import { Loading } from './Loading.jsx';
 const BUILT_IN = ['super-admin', 'telemetry-reader'];
 
 /** Roles: create, set what they grant, delete. */
-export function RolesPanel() {
+export function RolesPanel({ version, onChange }) {
   const session = useSession();
-  const roles = useAsync(() => api.roles(), []);
+  const roles = useAsync(() => api.roles(), [version]);
   const [error, setError] = useState(null);
   const [message, setMessage] = useState('');
 
@@ -21,7 +21,7 @@ export function RolesPanel() {
     try {
       await fn();
       setMessage(done);
-      roles.reload();
+      onChange();
     } catch (e) {
       setError(e);
     }
@@ -69,6 +69,7 @@ export function RolesPanel() {
                   </legend>
                   {permissionBoxes(r)}
                 </fieldset>
+                {builtIn && <p class="hint">Built-in roles cannot be changed or deleted.</p>}
                 <div class="actions">
                   <button type="submit" class="secondary" disabled={builtIn} title={builtIn ? 'Built-in roles cannot be changed' : undefined}>
                     Save permissions

@@ -1,17 +1,29 @@
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { utc } from '../format.js';
 
-const dark = () => matchMedia('(prefers-color-scheme: dark)').matches;
+const darkQuery = matchMedia('(prefers-color-scheme: dark)');
+
+// Whether the system is in dark mode, following its changes.
+function useDark() {
+  const [dark, setDark] = useState(darkQuery.matches);
+  useEffect(() => {
+    const follow = (e) => setDark(e.matches);
+    darkQuery.addEventListener('change', follow);
+    return () => darkQuery.removeEventListener('change', follow);
+  }, []);
+  return dark;
+}
 
 /** A line chart of points {t: seconds, iso, v} with a text summary for screen readers. */
 export function TrendChart({ points, label }) {
   const box = useRef(null);
+  const dark = useDark();
   useEffect(() => {
     const el = box.current;
-    const ink = dark() ? '#c9d1d9' : '#24292f';
-    const grid = dark() ? '#30363d' : '#d0d7de';
+    const ink = dark ? '#c9d1d9' : '#24292f';
+    const grid = dark ? '#30363d' : '#d0d7de';
     const axis = { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } };
     const chart = new uPlot(
       {
@@ -19,8 +31,11 @@ export function TrendChart({ points, label }) {
         height: 320,
         scales: { x: { time: true } },
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
-        axes: [axis, { ...axis, size: 70 }],
-        series: [{ label: 'UTC' }, { label, stroke: '#2f6fde', width: 2, points: { show: points.length < 60 } }],
+        axes: [{ ...axis, values: (u, splits) => splits.map((s) => new Date(s * 1000).toISOString().slice(5, 10)) }, { ...axis, size: 70 }],
+        series: [
+          { label: 'UTC', value: (u, v) => (v == null ? '--' : new Date(v * 1000).toISOString().slice(0, 16).replace('T', ' ')) },
+          { label, stroke: '#2f6fde', width: 2, points: { show: points.length < 60 } },
+        ],
         legend: { live: true },
       },
       [points.map((p) => p.t), points.map((p) => p.v)],
@@ -32,7 +47,7 @@ export function TrendChart({ points, label }) {
       resize.disconnect();
       chart.destroy();
     };
-  }, [points, label]);
+  }, [points, label, dark]);
 
   const first = points[0];
   const last = points[points.length - 1];
