@@ -24,7 +24,7 @@ run: build ## Serve on the embedded store in ./data at 127.0.0.1:8080
 
 .PHONY: test
 test: ## Run every test, starting the development Neo4j unless NEO4J_URI is set
-	tools/test.sh $(GO_TEST_FLAGS) ./...
+	NEO4J_ROUTING_TEST="$(GO_TEST_FLAGS) ./store/neo4j/ ./server/" tools/test.sh $(GO_TEST_FLAGS) ./...
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck

@@ -58,6 +58,11 @@ type Server struct {
 	// passes the rest on. Paths under /api/ never reach it.
 	Console func(next http.Handler) http.Handler
 
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; none by default. Handlers find each request's source
+	// address with auth.Source(r.Context()).
+	TrustedProxies TrustedProxies
+
 	ln      net.Listener
 	srv     *http.Server
 	metrics *httpMetrics
@@ -111,6 +116,9 @@ var Routes = []string{
 	"GET /api/telemetry/snapshots",
 	"GET /api/telemetry/snapshots/{id}",
 	"GET /api/telemetry/preview",
+	"POST /api/auth/login",
+	"POST /api/auth/refresh",
+	"POST /api/auth/logout",
 }
 
 // Handler returns every route behind the shared middleware. Only the API
@@ -135,7 +143,18 @@ func (s *Server) Handler() http.Handler {
 		Routes[1]: s.handleGetSnapshot,
 		Routes[2]: s.handlePreview,
 	}
+	// The authentication routes read their own credentials, not a caller.
+	session := func(h http.Handler) http.Handler { return withTimeout(limitBody(maxAuthBody, h)) }
+	sessions := map[string]http.Handler{
+		"POST /api/auth/login":   session(requireJSON(http.HandlerFunc(s.handleLogin))),
+		"POST /api/auth/refresh": session(http.HandlerFunc(s.handleRefresh)),
+		"POST /api/auth/logout":  session(http.HandlerFunc(s.handleLogout)),
+	}
 	for _, route := range Routes {
+		if h, ok := sessions[route]; ok {
+			handle(route, h)
+			continue
+		}
 		handle(route, api(rest[route]))
 	}
 	mux.Handle("GET /graphql", api(s.GraphQL))

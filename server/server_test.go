@@ -53,13 +53,30 @@ func start(t testing.TB) *env {
 
 func startOn(t testing.TB, st store.Store) *env {
 	t.Helper()
+	return startWith(t, st, options{})
+}
+
+// options vary the server of a test.
+type options struct {
+	now            func() time.Time // the auth clock; nil is time.Now
+	passwordCost   int              // zero is bcrypt.MinCost
+	trustedProxies string           // --trusted-proxies
+}
+
+func startWith(t testing.TB, st store.Store, o options) *env {
+	t.Helper()
+	if o.passwordCost == 0 {
+		o.passwordCost = bcrypt.MinCost
+	}
+	proxies, err := server.ParseTrustedProxies(o.trustedProxies)
+	require.NoError(t, err)
 	ctx := context.Background()
 	logs := &logbuffer.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	deploymentID, err := store.DeploymentID(ctx, st)
 	require.NoError(t, err)
 	recorder := activity.New(st, time.Now)
-	authService := auth.New(auth.Config{Store: st, Logger: logger, Counter: recorder, PasswordCost: bcrypt.MinCost})
+	authService := auth.New(auth.Config{Store: st, Logger: logger, Counter: recorder, PasswordCost: o.passwordCost, Now: o.now})
 	_, err = authService.Bootstrap(ctx, adminPassword, strings.Repeat("s", 32))
 	require.NoError(t, err)
 	sender, err := workflows.NewSender(workflows.SenderConfig{Endpoint: "https://telemetry.invalid/v1", Timeout: time.Second})
@@ -81,6 +98,8 @@ func startOn(t testing.TB, st store.Store) *env {
 		Telemetry: telemetryService,
 		GraphQL:   gql,
 		Counter:   recorder,
+
+		TrustedProxies: proxies,
 	}
 	require.NoError(t, srv.Open())
 	t.Cleanup(func() { srv.Close(context.Background()) })

@@ -43,7 +43,11 @@ type Snapshots interface {
 	ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
 	// EachSnapshot calls fn for every snapshot within f's bounds, newest
 	// first, in constant memory; f.Limit and f.Offset are ignored. An error
-	// from fn stops the walk and is returned.
+	// from fn stops the walk and is returned. The walk is not one frozen
+	// view of the store, so writers are never held up by a slow reader:
+	// every snapshot that exists throughout the walk is handed to fn
+	// exactly once and in order, while snapshots written or deleted during
+	// the walk may or may not be.
 	EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
 	// LatestSnapshot returns the deployment's newest snapshot, or ENOTFOUND.
 	LatestSnapshot(ctx context.Context, deploymentID string) (*telemetryd.Snapshot, error)
@@ -100,7 +104,8 @@ type AccessControl interface {
 	// with every other UpdateAccess on the same store (across replicas on
 	// Neo4j), and stores what fn changed: accounts and roles added,
 	// modified or removed by name. When fn returns an error nothing is
-	// stored and that error is returned.
+	// stored and that error is returned. What fn leaves must pass
+	// CheckAccess; otherwise nothing is stored and its error returned.
 	UpdateAccess(ctx context.Context, fn func(*Access) error) error
 }
 

@@ -4,6 +4,10 @@
 # Neo4j, started here and stopped afterwards (even when tests fail) unless
 # another test run still uses it. With a Neo4j ensured, CI=true makes the
 # Neo4j tests fail rather than skip should it become unreachable.
+#
+# NEO4J_ROUTING_TEST, when set, holds the arguments of a second go test run
+# over neo4j:// (the driver's routing, as against a cluster) when the first
+# ran over bolt://.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,3 +31,9 @@ export CI=true
 
 echo "go test $* (NEO4J_URI=$NEO4J_URI)"
 go test "$@"
+if [[ -n ${NEO4J_ROUTING_TEST:-} && $NEO4J_URI == bolt://* ]]; then
+  export NEO4J_URI=neo4j://${NEO4J_URI#bolt://}
+  echo "go test $NEO4J_ROUTING_TEST (NEO4J_URI=$NEO4J_URI)"
+  # shellcheck disable=SC2086 # the arguments are words
+  go test $NEO4J_ROUTING_TEST
+fi

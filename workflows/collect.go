@@ -19,14 +19,16 @@ const DefaultSectionTimeout = 5 * time.Second
 // Section is one named part of a snapshot's data. An embedding
 // application adds its own by appending to Runner.Sections.
 //
-// Collect must return a value encoding/json can marshal, must honour ctx
+// Collect measures the section at now, the one clock reading of the
+// collection (the snapshot's created_at). It must return a value
+// encoding/json can marshal, must honour ctx
 // (it gets a deadline of a few seconds) and must never return usernames,
 // hostnames, IP addresses, secrets or other free text. A failure, a panic
 // or a missed deadline does not fail the snapshot: the section's value
 // becomes null and its name is listed in collection_errors.
 type Section interface {
 	Name() string
-	Collect(ctx context.Context) (any, error)
+	Collect(ctx context.Context, now time.Time) (any, error)
 }
 
 // result is what one section produced.
@@ -38,7 +40,7 @@ type result struct {
 // collect runs every section at once, each under its own deadline, and
 // returns the data object: one member per section plus collection_errors.
 // It never fails because of a section; onError hears about each failure.
-func collect(ctx context.Context, sections []Section, timeout time.Duration, onError func(name string, err error)) (json.RawMessage, error) {
+func collect(ctx context.Context, sections []Section, now time.Time, timeout time.Duration, onError func(name string, err error)) (json.RawMessage, error) {
 	if timeout <= 0 {
 		timeout = DefaultSectionTimeout
 	}
@@ -47,7 +49,7 @@ func collect(ctx context.Context, sections []Section, timeout time.Duration, onE
 		// Buffered so a section that outlives its deadline can still
 		// finish and be garbage collected instead of blocking forever.
 		results[i] = make(chan result, 1)
-		go func() { results[i] <- collectOne(ctx, s, timeout) }()
+		go func() { results[i] <- collectOne(ctx, s, now, timeout) }()
 	}
 
 	data := make(map[string]json.RawMessage, len(sections)+1)
@@ -94,7 +96,7 @@ func collect(ctx context.Context, sections []Section, timeout time.Duration, onE
 
 // collectOne runs one section under its deadline, turning a panic into an
 // error so an embedding application's bug cannot take the server down.
-func collectOne(ctx context.Context, s Section, timeout time.Duration) (r result) {
+func collectOne(ctx context.Context, s Section, now time.Time, timeout time.Duration) (r result) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	defer func() {
@@ -102,7 +104,7 @@ func collectOne(ctx context.Context, s Section, timeout time.Duration) (r result
 			r = result{err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
 		}
 	}()
-	v, err := s.Collect(ctx)
+	v, err := s.Collect(ctx, now)
 	if err == nil {
 		err = ctx.Err()
 	}

@@ -23,7 +23,7 @@ type section struct {
 
 func (s section) Name() string { return s.name }
 
-func (s section) Collect(ctx context.Context) (any, error) {
+func (s section) Collect(ctx context.Context, _ time.Time) (any, error) {
 	if s.collect == nil {
 		return map[string]int{"value": 1}, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/store/embedded"
 	"github.com/telemetryd/telemetryd/workflows"
 )
@@ -24,10 +25,10 @@ const docPath = "../docs/telemetry.md"
 // and "schema" ones (which cmd injects) made by stats.
 func builtinSections(st *embedded.Store, clock *fakeClock, getenv func(string) string, stats func(*embedded.Store) []workflows.Section) []workflows.Section {
 	return append([]workflows.Section{
-		&workflows.InstanceSection{DeploymentID: testDeployment, Version: telemetryd.Version, Started: clock.Now().Add(-time.Hour), Now: clock.Now, Getenv: getenv},
+		&workflows.InstanceSection{DeploymentID: testDeployment, Version: telemetryd.Version, Started: clock.Now().Add(-time.Hour), Getenv: getenv},
 		&workflows.AccountsSection{Access: st},
-		&workflows.ActivitySection{Activity: st, Now: clock.Now},
-		&workflows.FeaturesSection{RemoteSending: true, Retention: 1825 * 24 * time.Hour, Tokens: st, Now: clock.Now},
+		&workflows.ActivitySection{Activity: st},
+		&workflows.FeaturesSection{RemoteSending: true, Retention: 1825 * 24 * time.Hour, Tokens: st},
 		workflows.ProcessSection{},
 	}, stats(st)...)
 }
@@ -44,23 +45,22 @@ var statsVariants = []struct {
 }
 
 func fakeStats(*embedded.Store) []workflows.Section {
-	return []workflows.Section{
-		&workflows.StoreSection{Stats: func(context.Context) (workflows.StoreStats, error) {
-			return workflows.StoreStats{
-				Backend: "neo4j", DatabaseType: "neo4j-community", ServerVersion: "5.26.0",
-				Nodes: 12, Relationships: 3,
-				NodesByLabel:        map[string]int64{"Snapshot": 10, "Account": 2},
-				RelationshipsByType: map[string]int64{"HAS_ROLE": 3},
-			}, nil
-		}},
-		&workflows.SchemaSection{Schema: func(context.Context) (workflows.SchemaStats, error) {
-			return workflows.SchemaStats{
-				GraphQLTypes: 14, GraphQLFields: 61,
-				Labels: []string{"Account", "Snapshot"}, RelationshipTypes: []string{"HAS_ROLE"},
-				Constraints: 4, Indexes: 6,
-			}, nil
-		}},
-	}
+	return workflows.StoreSections(neo4jLikeStats{}, func() (int, int) { return 14, 61 })
+}
+
+// neo4jLikeStats measures like a Neo4j store with every field filled in.
+type neo4jLikeStats struct{}
+
+func (neo4jLikeStats) Backend() string { return "neo4j" }
+
+func (neo4jLikeStats) Stats(context.Context) (*store.Stats, error) {
+	return &store.Stats{
+		DatabaseType: "neo4j-community", ServerVersion: "5.26.0",
+		Nodes: 12, Relationships: 3,
+		NodesByLabel:        map[string]int64{"Snapshot": 10, "Account": 2},
+		RelationshipsByType: map[string]int64{"HAS_ROLE": 3},
+		Constraints:         4, Indexes: 6,
+	}, nil
 }
 
 // embeddedStats measures the real embedded store, as cmd/telemetryd

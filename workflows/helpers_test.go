@@ -170,7 +170,7 @@ func newRunner(st workflows.Store, sender *workflows.Sender, clock *fakeClock) *
 		DeploymentID: testDeployment,
 		Sender:       sender,
 		Sections: []workflows.Section{
-			&workflows.InstanceSection{DeploymentID: testDeployment, Version: telemetryd.Version, Started: clock.Now(), Now: clock.Now, Getenv: func(string) string { return "" }},
+			&workflows.InstanceSection{DeploymentID: testDeployment, Version: telemetryd.Version, Started: clock.Now(), Getenv: func(string) string { return "" }},
 			workflows.ProcessSection{},
 		},
 		Schedule: 2 * time.Hour,

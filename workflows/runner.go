@@ -214,7 +214,7 @@ func (r *Runner) head(ctx context.Context) (*telemetryd.Snapshot, error) {
 // seal collects the data and returns a sealed pending snapshot created at
 // now and chained to previous (nil for the deployment's first).
 func (r *Runner) seal(ctx context.Context, previous *telemetryd.Snapshot, now time.Time) (*telemetryd.Snapshot, error) {
-	data, err := collect(ctx, r.Sections, r.SectionTimeout, func(name string, err error) {
+	data, err := collect(ctx, r.Sections, now, r.SectionTimeout, func(name string, err error) {
 		r.logger().Warn("telemetry section not collected", "section", name, "err", err)
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/activity"
+	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/workflows"
 )
 
@@ -56,8 +58,8 @@ func TestInstanceSectionReadsMemoryAndUptime(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &workflows.InstanceSection{DeploymentID: testDeployment, Version: "1.2.3", Started: tt.started,
-				Now: func() time.Time { return day1 }, Getenv: func(string) string { return "" }, Meminfo: tt.meminfo}
-			v, err := s.Collect(context.Background())
+				Getenv: func(string) string { return "" }, Meminfo: tt.meminfo}
+			v, err := s.Collect(context.Background(), day1)
 			require.NoError(t, err)
 			raw, err := json.Marshal(v)
 			require.NoError(t, err)
@@ -74,10 +76,43 @@ func TestActivitySectionCountsYesterdayOnly(t *testing.T) {
 	require.NoError(t, st.AddActivity(ctx, yesterday, map[string]int64{activity.Logins: 3, activity.ServerErrors: 1}))
 	require.NoError(t, st.AddActivity(ctx, telemetryd.Day(day1), map[string]int64{activity.Logins: 100}))
 
-	v, err := (&workflows.ActivitySection{Activity: st, Now: func() time.Time { return day1 }}).Collect(ctx)
+	v, err := (&workflows.ActivitySection{Activity: st}).Collect(ctx, day1)
 	require.NoError(t, err)
 	raw, err := json.Marshal(v)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"logins":3,"failed_logins":0,"telemetry_reads":0,"exports":0,
 		"graphql_requests":0,"rest_requests":0,"responses_5xx":1}`, string(raw))
+}
+
+// countingStats counts how often the store is measured.
+type countingStats struct {
+	neo4jLikeStats
+	calls atomic.Int32
+}
+
+func (c *countingStats) Stats(ctx context.Context) (*store.Stats, error) {
+	c.calls.Add(1)
+	return c.neo4jLikeStats.Stats(ctx)
+}
+
+// Measuring Neo4j costs a round trip per label, so the "store" and
+// "schema" sections of one collection share one reading, and the next
+// collection measures again.
+func TestStoreAndSchemaSectionsMeasureOncePerCollection(t *testing.T) {
+	st := openStore(t)
+	clock := newClock(t, day1)
+	r := newRunner(st, offSender(t), clock)
+	stats := &countingStats{}
+	r.Sections = workflows.StoreSections(stats, func() (int, int) { return 1, 1 })
+
+	body, err := r.Preview(context.Background())
+	require.NoError(t, err)
+	assert.Contains(t, string(body), `"nodes_by_label":{"Account":2,"Snapshot":10}`)
+	assert.Contains(t, string(body), `"labels":["Account","Snapshot"]`)
+	assert.Equal(t, int32(1), stats.calls.Load(), "one reading serves both sections")
+
+	clock.Advance(time.Minute)
+	_, err = r.Preview(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), stats.calls.Load(), "a later collection measures again")
 }

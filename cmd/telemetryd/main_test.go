@@ -101,6 +101,7 @@ func TestBadConfigurationFailsAtStartNamingTheFlag(t *testing.T) {
 		{"a short JWT secret", env(), []string{"--jwt-secret", "short"}, "--jwt-secret"},
 		{"a plain-http endpoint off this machine", env(), []string{"--telemetry-endpoint", "http://telemetry.example.com/v1"}, "--telemetry-endpoint"},
 		{"a negative timeout", env(), []string{"--telemetry-timeout", "-1s"}, "--telemetry-timeout"},
+		{"a trusted proxy that is no network", env("TELEMETRYD_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"), nil, "--trusted-proxies (from TELEMETRYD_TRUSTED_PROXIES)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,6 +180,9 @@ func TestUsageMistakesExitTwo(t *testing.T) {
 	code, _, stderr = execute(t, env(), "snapshots", "export")
 	assert.Equal(t, 2, code, stderr)
 	assert.Contains(t, stderr, "output")
+	code, _, stderr = execute(t, env(), "snapshots", "verfy")
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, `unknown command "verfy" for "telemetryd snapshots"; did you mean verify?`)
 }
 
 func readFile(t *testing.T, path string) string {

@@ -117,6 +117,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		GraphQL:   gql,
 		Counter:   recorder,
 		Console:   ui.Handler,
+
+		TrustedProxies: cfg.TrustedProxies,
 	}
 	if err := srv.Open(); err != nil {
 		return err

@@ -19,10 +19,10 @@ import (
 // newSnapshotsCommand administers snapshots offline, directly on the
 // store, with the same store flags as serve.
 func newSnapshotsCommand(stdout, stderr io.Writer) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := cli.Group(&cobra.Command{
 		Use:   "snapshots",
 		Short: "Export, import and verify snapshots directly on the store",
-	}
+	})
 	cmd.AddCommand(newExportCommand(stdout), newImportCommand(stdout), newVerifyCommand(stdout))
 	return cmd
 }

@@ -76,9 +76,8 @@ func readAccess(tx *bolt.Tx) (*store.Access, error) {
 // transaction, which serializes it with every other write of the store,
 // and stores the accounts and roles fn added, changed or removed. fn must
 // not call the store: its transaction is open. When fn fails nothing is
-// stored and its error is returned. ECONFLICT when fn leaves two accounts
-// with one username or id, or two roles with one name; EINVALID for a nil
-// entry, an account without an id or username, or a role without a name.
+// stored and its error is returned. What fn leaves must pass
+// store.CheckAccess.
 func (s *Store) UpdateAccess(ctx context.Context, fn func(*store.Access) error) error {
 	var fnErr error
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -87,6 +86,9 @@ func (s *Store) UpdateAccess(ctx context.Context, fn func(*store.Access) error) 
 			return err
 		}
 		if fnErr = fn(a); fnErr != nil {
+			return fnErr
+		}
+		if fnErr = store.CheckAccess(a); fnErr != nil {
 			return fnErr
 		}
 		accounts, roles, err := encodeAccess(a)
@@ -104,20 +106,10 @@ func (s *Store) UpdateAccess(ctx context.Context, fn func(*store.Access) error) 
 	return wrap("updating accounts and roles", err)
 }
 
-// encodeAccess checks what fn left and encodes it by key.
+// encodeAccess encodes checked accounts and roles by key.
 func encodeAccess(a *store.Access) (accounts, roles map[string][]byte, err error) {
 	accounts = make(map[string][]byte, len(a.Accounts))
-	ids := make(map[string]bool, len(a.Accounts))
 	for _, acc := range a.Accounts {
-		switch {
-		case acc == nil || acc.ID == "" || acc.Username == "":
-			return nil, nil, telemetryd.Errorf(telemetryd.EINVALID, "an account needs an id and a username")
-		case accounts[acc.Username] != nil:
-			return nil, nil, telemetryd.Errorf(telemetryd.ECONFLICT, "account %s already exists", acc.Username)
-		case ids[acc.ID]:
-			return nil, nil, telemetryd.Errorf(telemetryd.ECONFLICT, "account id %s is already taken", acc.ID)
-		}
-		ids[acc.ID] = true
 		v, err := json.Marshal(accountRecord{
 			ID: acc.ID, Username: acc.Username, PasswordHash: acc.PasswordHash, Disabled: acc.Disabled,
 			Roles: acc.Roles, CreatedAt: telemetryd.Microseconds(acc.CreatedAt),
@@ -129,12 +121,6 @@ func encodeAccess(a *store.Access) (accounts, roles map[string][]byte, err error
 	}
 	roles = make(map[string][]byte, len(a.Roles))
 	for _, role := range a.Roles {
-		switch {
-		case role == nil || role.Name == "":
-			return nil, nil, telemetryd.Errorf(telemetryd.EINVALID, "a role needs a name")
-		case roles[role.Name] != nil:
-			return nil, nil, telemetryd.Errorf(telemetryd.ECONFLICT, "role %s already exists", role.Name)
-		}
 		v, err := json.Marshal(roleRecord{Name: role.Name, Permissions: role.Permissions})
 		if err != nil {
 			return nil, nil, fmt.Errorf("encoding role %s: %w", role.Name, err)

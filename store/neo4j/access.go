@@ -38,9 +38,7 @@ func (s *Store) Access(ctx context.Context) (*store.Access, error) {
 // across replicas and fn always sees the latest committed state. Accounts
 // are matched by username and roles by name: added, modified and removed
 // ones are written. When fn returns an error nothing is stored and that
-// error is returned. ECONFLICT when fn leaves two accounts with one
-// username or id, or two roles with one name; EINVALID for a nil entry,
-// an account without an id or username, or a role without a name. If the
+// error is returned. What fn leaves must pass store.CheckAccess. If the
 // transaction hits a transient error (such as a deadlock) it is retried,
 // and fn runs again on a fresh read; fn must only change the Access it is
 // given.
@@ -58,6 +56,10 @@ func (s *Store) UpdateAccess(ctx context.Context, fn func(*store.Access) error) 
 		}
 		after := cloneAccess(before)
 		if err := fn(after); err != nil {
+			fnErr = err
+			return struct{}{}, err
+		}
+		if err := store.CheckAccess(after); err != nil {
 			fnErr = err
 			return struct{}{}, err
 		}
@@ -108,26 +110,17 @@ func readAccess(ctx context.Context, tx driver.ManagedTransaction) (*store.Acces
 	return a, nil
 }
 
-// writeAccess stores the difference between before and after.
+// writeAccess stores the difference between before and after, which
+// passed store.CheckAccess.
 func writeAccess(ctx context.Context, tx driver.ManagedTransaction, before, after *store.Access) error {
 	oldAccounts := make(map[string]*telemetryd.Account, len(before.Accounts))
 	for _, a := range before.Accounts {
 		oldAccounts[a.Username] = a
 	}
 	newAccounts := make(map[string]bool, len(after.Accounts))
-	newIDs := make(map[string]bool, len(after.Accounts))
 	var upsertAccounts []map[string]any
 	for _, a := range after.Accounts {
-		switch {
-		case a == nil || a.Username == "" || a.ID == "":
-			return telemetryd.Errorf(telemetryd.EINVALID, "an account needs an id and a username")
-		case newAccounts[a.Username]:
-			return telemetryd.Errorf(telemetryd.ECONFLICT, "account %s already exists", a.Username)
-		case newIDs[a.ID]:
-			return telemetryd.Errorf(telemetryd.ECONFLICT, "account id %s is already taken", a.ID)
-		}
 		newAccounts[a.Username] = true
-		newIDs[a.ID] = true
 		if old, ok := oldAccounts[a.Username]; !ok || !sameAccount(old, a) {
 			upsertAccounts = append(upsertAccounts, accountProps(a))
 		}
@@ -146,12 +139,6 @@ func writeAccess(ctx context.Context, tx driver.ManagedTransaction, before, afte
 	newRoles := make(map[string]bool, len(after.Roles))
 	var upsertRoles []map[string]any
 	for _, r := range after.Roles {
-		switch {
-		case r == nil || r.Name == "":
-			return telemetryd.Errorf(telemetryd.EINVALID, "a role needs a name")
-		case newRoles[r.Name]:
-			return telemetryd.Errorf(telemetryd.ECONFLICT, "role %s already exists", r.Name)
-		}
 		newRoles[r.Name] = true
 		if old, ok := oldRoles[r.Name]; !ok || !sameRole(old, r) {
 			upsertRoles = append(upsertRoles, roleProps(r))

@@ -263,8 +263,9 @@ var errKeptChanging = fmt.Errorf("listing kept changing: snapshots were added or
 
 // EachSnapshot calls fn for every snapshot within f's bounds, newest
 // first, in constant memory: records are pulled from Neo4j in small
-// batches as fn consumes them. The walk is one read transaction, so it
-// sees one consistent state however slow fn is. It is not retried, since
+// batches as fn consumes them, within one read transaction (read
+// committed: see store.Snapshots for what the walk promises). It is not
+// retried, since
 // fn has seen records already; an error from fn stops the walk and is
 // returned as is.
 func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error {

@@ -307,8 +307,11 @@ func errClosed(op string) error {
 	return fmt.Errorf("%s: %w", op, telemetryd.Errorf(telemetryd.EUNAVAILABLE, "neo4j unavailable: store closed"))
 }
 
-// unavailable reports whether err means Neo4j could not be reached, and a
-// short reason safe to show to clients.
+// unavailable reports whether err means Neo4j cannot serve the request
+// for now (retrying later may succeed), and a short reason safe to show to
+// clients. It goes by the driver's error types; the driver exports its
+// connection pool's timeouts only through IsRetryable, and a closed
+// driver only as a UsageError's message.
 func unavailable(err error) (string, bool) {
 	if err == nil {
 		return "", false
@@ -325,34 +328,39 @@ func unavailable(err error) (string, bool) {
 	}
 	var neo *driver.Neo4jError
 	if errors.As(err, &neo) {
-		switch neo.Code {
-		case "Neo.TransientError.General.DatabaseUnavailable",
-			"Neo.TransientError.Cluster.ReplicationFailure",
-			"Neo.ClientError.Cluster.NotALeader":
-			return "database unavailable", true
-		}
-		return "", false
+		// Transient errors, and cluster errors such as a leader switch.
+		return "database unavailable", neo.IsRetriable()
 	}
 	var usage *driver.UsageError
-	if errors.As(err, &usage) && strings.Contains(strings.ToLower(usage.Message), "closed") {
-		return "store closed", true
+	if errors.As(err, &usage) {
+		return "store closed", strings.Contains(usage.Message, "closed")
 	}
 	var netErr net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return "timed out", true
-	case errors.Is(err, syscall.ECONNREFUSED), strings.Contains(err.Error(), "connection refused"):
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused", true
 	case errors.As(err, new(*driver.ConnectivityError)),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.As(err, &netErr):
 		return "connection failed", true
-	case strings.Contains(err.Error(), "Timeout while waiting for connection"),
-		strings.Contains(err.Error(), "No idle connections"):
+	case retryable(err):
 		return "no connection available", true
 	}
 	return "", false
+}
+
+// retryable reports whether the driver deems err, or any error it wraps,
+// worth retrying. The driver's own check looks at err alone.
+func retryable(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if driver.IsRetryable(err) {
+			return true
+		}
+	}
+	return false
 }
 
 // constraintViolated reports a uniqueness constraint failure, and its

@@ -30,6 +30,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Listing", func(t *testing.T) { testListing(t, open) })
 	t.Run("ListingWhileWriting", func(t *testing.T) { testListingWhileWriting(t, open) })
 	t.Run("Streaming", func(t *testing.T) { testStreaming(t, open) })
+	t.Run("StreamingWhileWriting", func(t *testing.T) { testStreamingWhileWriting(t, open) })
 	t.Run("SendStatus", func(t *testing.T) { testSendStatus(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("Import", func(t *testing.T) { testImport(t, open) })
@@ -424,6 +425,68 @@ func testStreaming(t *testing.T, open Opener) {
 	assert.Less(t, growth, int64(n*size/2), "streaming held on to records")
 }
 
+// testStreamingWhileWriting holds EachSnapshot to what store.Snapshots
+// promises while snapshots are written and deleted during a walk.
+func testStreamingWhileWriting(t *testing.T, open Opener) {
+	ctx := context.Background()
+	st := open(t)
+	const n = 1200 // more than one batch of the embedded store
+	snaps := make([]*telemetryd.Snapshot, 0, n)
+	for i := range n {
+		snaps = append(snaps, NewSnapshot(t, fmt.Sprintf("dep-%04d", i), base.Add(time.Duration(i)*time.Minute), nil, 64))
+	}
+	_, err := st.ImportSnapshots(ctx, snaps)
+	require.NoError(t, err)
+	deletedBefore := base.Add(100 * time.Minute) // the 100 oldest, not walked yet when deleted
+	written := map[string]bool{}
+
+	var walked []*telemetryd.Snapshot
+	require.NoError(t, st.EachSnapshot(ctx, telemetryd.Filter{}, func(snap *telemetryd.Snapshot) error {
+		walked = append(walked, snap)
+		if len(walked) == 10 {
+			// One newer than all (where the walk has been), one older
+			// than all (where it is going), and the oldest deleted.
+			for _, at := range []time.Time{base.Add(n * time.Minute), base.Add(-time.Hour)} {
+				w := NewSnapshot(t, "dep-written-"+at.Format("150405"), at, nil, 64)
+				require.NoError(t, st.CreateSnapshot(ctx, w))
+				written[w.ID] = true
+			}
+			_, err := st.DeleteSnapshotsBefore(ctx, deletedBefore)
+			require.NoError(t, err)
+		}
+		return nil
+	}))
+
+	seen := make(map[string]bool, len(walked))
+	for i, snap := range walked {
+		require.False(t, seen[snap.ID], "snapshot %s walked twice", snap.ID)
+		seen[snap.ID] = true
+		if i > 0 {
+			prev := walked[i-1]
+			require.True(t, snap.CreatedAt.Before(prev.CreatedAt) || snap.CreatedAt.Equal(prev.CreatedAt) && snap.ID < prev.ID,
+				"walk out of order at %d", i)
+		}
+	}
+	for _, snap := range snaps {
+		if !snap.CreatedAt.Before(deletedBefore) {
+			assert.True(t, seen[snap.ID], "snapshot %s existed throughout the walk but was not walked", snap.ID)
+		}
+	}
+	for _, snap := range walked {
+		if !written[snap.ID] {
+			assert.Contains(t, snapIDs(snaps), snap.ID, "the walk made up a snapshot")
+		}
+	}
+}
+
+func snapIDs(snaps []*telemetryd.Snapshot) []string {
+	ids := make([]string, len(snaps))
+	for i, s := range snaps {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
 func testSendStatus(t *testing.T, open Opener) {
 	ctx := context.Background()
 
@@ -713,26 +776,27 @@ func testAccess(t *testing.T, open Opener) {
 
 	t.Run("entries breaking the rules store nothing", func(t *testing.T) {
 		cases := []struct {
-			name   string
-			code   string
-			change func(a *store.Access)
+			name    string
+			code    string
+			message string
+			change  func(a *store.Access)
 		}{
-			{"a taken username conflicts", telemetryd.ECONFLICT, func(a *store.Access) {
+			{"a taken username conflicts", telemetryd.ECONFLICT, "account bob already exists", func(a *store.Access) {
 				a.Accounts = append(a.Accounts, &telemetryd.Account{ID: uuid.NewString(), Username: "bob", CreatedAt: base})
 			}},
-			{"a taken account id conflicts", telemetryd.ECONFLICT, func(a *store.Access) {
+			{"a taken account id conflicts", telemetryd.ECONFLICT, "account id " + reader.ID + " is already taken", func(a *store.Access) {
 				a.Accounts = append(a.Accounts, &telemetryd.Account{ID: reader.ID, Username: "carol", CreatedAt: base})
 			}},
-			{"a taken role name conflicts", telemetryd.ECONFLICT, func(a *store.Access) {
+			{"a taken role name conflicts", telemetryd.ECONFLICT, "role super-admin already exists", func(a *store.Access) {
 				a.Roles = append(a.Roles, &telemetryd.Role{Name: "super-admin"})
 			}},
-			{"an account without an id is invalid", telemetryd.EINVALID, func(a *store.Access) {
+			{"an account without an id is invalid", telemetryd.EINVALID, "an account needs an id and a username", func(a *store.Access) {
 				a.Accounts = append(a.Accounts, &telemetryd.Account{Username: "carol", CreatedAt: base})
 			}},
-			{"an account without a username is invalid", telemetryd.EINVALID, func(a *store.Access) {
+			{"an account without a username is invalid", telemetryd.EINVALID, "an account needs an id and a username", func(a *store.Access) {
 				a.Accounts = append(a.Accounts, &telemetryd.Account{ID: uuid.NewString(), CreatedAt: base})
 			}},
-			{"a role without a name is invalid", telemetryd.EINVALID, func(a *store.Access) {
+			{"a role without a name is invalid", telemetryd.EINVALID, "a role needs a name", func(a *store.Access) {
 				a.Roles = append(a.Roles, &telemetryd.Role{})
 			}},
 		}
@@ -746,6 +810,7 @@ func testAccess(t *testing.T, open Opener) {
 					return nil
 				})
 				requireCode(t, tc.code, err)
+				assert.Equal(t, tc.message, telemetryd.ErrorMessage(err), "both backends say the same")
 				got, err := st.Access(ctx)
 				require.NoError(t, err)
 				assert.Equal(t, []*telemetryd.Account{admin, reader}, got.Accounts)
@@ -794,6 +859,7 @@ func testTokens(t *testing.T, open Opener) {
 		a1 := newToken(telemetryd.APIToken, "acct-1", base)
 		a2 := newToken(telemetryd.APIToken, "acct-1", base.Add(time.Minute))
 		r1 := newToken(telemetryd.RefreshToken, "acct-1", base)
+		r1.Session = "session-1"
 		other := newToken(telemetryd.APIToken, "acct-2", base)
 		for _, tok := range []*telemetryd.Token{a2, r1, other, a1} {
 			require.NoError(t, st.CreateToken(ctx, tok))
@@ -801,6 +867,9 @@ func testTokens(t *testing.T, open Opener) {
 		got, err := st.TokenByHash(ctx, a2.Hash)
 		require.NoError(t, err)
 		assert.Equal(t, a2, got)
+		got, err = st.TokenByHash(ctx, r1.Hash)
+		require.NoError(t, err)
+		assert.Equal(t, r1, got, "a refresh token keeps its session")
 
 		list, err := st.ListTokens(ctx, "acct-1", telemetryd.APIToken)
 		require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -106,10 +107,15 @@ type heldLock struct {
 }
 
 // lock takes the machine-wide lock of the database at uri until the test
-// ends.
+// ends. The lock is the server's, whatever the scheme: bolt:// and
+// neo4j:// runs against one server wait for each other.
 func lock(t testing.TB, uri string) {
 	t.Helper()
-	sum := sha256.Sum256([]byte(uri))
+	server := uri
+	if u, err := url.Parse(uri); err == nil && u.Host != "" {
+		server = u.Host
+	}
+	sum := sha256.Sum256([]byte(server))
 	path := filepath.Join(os.TempDir(), "telemetryd-neo4jtest-"+hex.EncodeToString(sum[:8])+".lock")
 
 	held.Lock()
