@@ -4,14 +4,19 @@
 package console
 
 import (
+	"bytes"
+	"compress/gzip"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"mime"
 	"net/http"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 //go:embed dist
@@ -67,6 +72,8 @@ type Console struct {
 	files    fs.FS
 	app      []byte
 	graphiql []byte
+	// gzipped holds each asset compressed, made at its first request.
+	gzipped sync.Map // name -> func() ([]byte, error)
 }
 
 // New reads the embedded build.
@@ -125,7 +132,54 @@ func (c *Console) serveAsset(w http.ResponseWriter, r *http.Request, next http.H
 		return
 	}
 	setHeaders(w, assetCaching)
-	http.ServeFileFS(w, r, c.files, name)
+	w.Header().Add("Vary", "Accept-Encoding")
+	if !acceptsGzip(r) {
+		http.ServeFileFS(w, r, c.files, name)
+		return
+	}
+	compress, _ := c.gzipped.LoadOrStore(name, sync.OnceValues(func() ([]byte, error) { return c.compress(name) }))
+	body, err := compress.(func() ([]byte, error))()
+	if err != nil {
+		http.ServeFileFS(w, r, c.files, name)
+		return
+	}
+	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+	w.Header().Set("Content-Encoding", "gzip")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+func (c *Console) compress(name string) ([]byte, error) {
+	plain, err := fs.ReadFile(c.files, name)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(plain); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// acceptsGzip reports whether the request accepts a gzipped answer.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.TrimSpace(coding) == "gzip" && strings.ReplaceAll(q, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 func setHeaders(w http.ResponseWriter, caching string) {

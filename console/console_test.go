@@ -106,3 +106,32 @@ func TestTheBuildIsFresh(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, m.Source, "console/dist is stale: run `make ui` and commit console/dist")
 }
+
+// TestTheSignInPageLoadsUnder200KB measures what a browser downloads for
+// the first load of the sign-in page, gzipped as the server sends it:
+// the page and every asset it names. GraphiQL is not part of it.
+func TestTheSignInPageLoadsUnder200KB(t *testing.T) {
+	srv := serve(t)
+	fetch := func(path string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+		res, err := http.DefaultTransport.RoundTrip(req) // keeps the body compressed
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode, path)
+		return len(body), res.Header.Get("Content-Encoding")
+	}
+	_, page := get(t, srv.URL+"/signin")
+	total, _ := fetch("/signin")
+	for _, a := range regexp.MustCompile(`/assets/[^"]+`).FindAllString(page, -1) {
+		n, encoding := fetch(a)
+		assert.Equal(t, "gzip", encoding, a)
+		t.Logf("%s: %d bytes gzipped", a, n)
+		total += n
+	}
+	t.Logf("first load of the sign-in page: %d bytes", total)
+	assert.Less(t, total, 200_000)
+}
