@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -240,17 +243,19 @@ func (b *tab) fill(t *testing.T, label, value string) {
 	b.do(t, chromedp.SetValue(field(label), value))
 }
 
-// choose picks option in the list labelled label.
+// choose picks option in the list labelled label, once the list offers it.
 func (b *tab) choose(t *testing.T, label, option string) {
 	t.Helper()
-	picked := eval[bool](t, b, fmt.Sprintf(`(() => {
+	ctx, cancel := context.WithTimeout(b.ctx, waitFor)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`(() => {
 		const s = document.evaluate(%s, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
-		if (!s) return false;
-		s.value = %s;
+		if (!s || ![...s.options].some((o) => o.value === %[2]s && !o.disabled)) return false;
+		s.value = %[2]s;
 		s.dispatchEvent(new Event('change', { bubbles: true }));
-		return s.value === %[2]s;
-	})()`, jsString(string(field(label))), jsString(option)))
-	require.True(t, picked, "no list %q offers %q", label, option)
+		return true;
+	})()`, jsString(string(field(label))), jsString(option)), chromedp.WithPollingInterval(50*time.Millisecond)))
+	require.NoError(t, err, "the list %q never offered %q", label, option)
 }
 
 // typeInto types value key by key into the field labelled label.
@@ -335,6 +340,46 @@ func (b *tab) download(t *testing.T) string {
 func (b *tab) menu(t *testing.T) []string {
 	t.Helper()
 	return eval[[]string](t, b, `[...document.querySelectorAll('header nav a')].map((a) => a.textContent)`)
+}
+
+// seenErrors is what the browser logged as errors so far.
+func (b *tab) seenErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.errors)
+}
+
+// forgetErrors drops the errors logged after the first n, once a test
+// has checked they were expected.
+func (b *tab) forgetErrors(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.errors = b.errors[:n]
+}
+
+// asAdmin runs a GraphQL mutation as admin, as another browser would.
+func asAdmin(t *testing.T, base, query string) {
+	t.Helper()
+	post := func(path, token string, body any) map[string]any {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(b))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+		require.Equal(t, http.StatusOK, res.StatusCode, "%s: %v", path, out)
+		return out
+	}
+	login := post("/api/auth/login", "", map[string]string{"username": "admin", "password": adminPassword})
+	out := post("/graphql", login["access_token"].(string), map[string]string{"query": query})
+	require.Nil(t, out["errors"], "%s", query)
 }
 
 func (b *tab) signIn(t *testing.T, username, password string) {
@@ -565,6 +610,30 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.signIn(t, "admin", adminPassword)
 		b.see(t, "5 snapshots match")
 		assert.Equal(t, "/snapshots?status=failed", b.path(t))
+	})
+
+	t.Run("when the session ends elsewhere, the console asks to sign in and returns to the page", func(t *testing.T) {
+		b.signOut(t)
+		b.signIn(t, "bob", bobPassword)
+		b.open(t, "/snapshots?end_date=2026-02-20")
+		b.see(t, "45 snapshots match")
+		logged := len(b.seenErrors())
+
+		asAdmin(t, d.url, `mutation { setAccountDisabled(username: "bob", disabled: true) { disabled } }`)
+		b.click(t, "Trends")
+		b.see(t, "Sign in to telemetryd")
+		assert.Equal(t, "/signin?next=%2Ftrends", b.path(t))
+		for _, e := range b.seenErrors()[logged:] {
+			assert.Contains(t, e, "401", "the browser reports the refused requests, and nothing else")
+		}
+		b.forgetErrors(logged)
+
+		asAdmin(t, d.url, `mutation { setAccountDisabled(username: "bob", disabled: false) { disabled } }`)
+		b.signIn(t, "bob", bobPassword)
+		b.see(t, "Trends")
+		assert.Equal(t, "/trends", b.path(t))
+		b.signOut(t)
+		b.signIn(t, "admin", adminPassword)
 	})
 
 	t.Run("the GraphiQL explorer queries as the signed-in caller", func(t *testing.T) {

@@ -95,36 +95,50 @@ export async function signOut() {
   }
 }
 
-/** The role names the current access token carries (they apply until the next sign-in). */
-export function tokenRoles() {
+// The claims of the access token; the server checks its signature, the
+// console only reads what it says.
+function claims() {
   try {
-    const payload = JSON.parse(atob(accessToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-    return payload.roles ?? [];
+    return JSON.parse(atob(accessToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
   } catch {
-    return [];
+    return {};
   }
 }
 
-// authorized sends a request with the access token; on 401 it renews the
-// token once and retries, and when that fails too the session has ended.
+/** The role names the current access token carries (they apply until the next sign-in). */
+export function tokenRoles() {
+  return claims().roles ?? [];
+}
+
+// expiresSoon tells whether the access token expires within 30 seconds, so
+// it is renewed before a request rather than after a refusal.
+function expiresSoon() {
+  const { exp } = claims();
+  return !exp || exp * 1000 - Date.now() < 30_000;
+}
+
+// authorized sends a request with the access token, renewing it first when
+// it is about to expire; on 401 it renews the token once and retries, and
+// when that fails too the session has ended.
 async function authorized(url, init = {}) {
   const attempt = () => send(url, { ...init, headers: { ...init.headers, Authorization: `Bearer ${accessToken}` } });
-  let res = accessToken ? await attempt() : null;
+  let res = accessToken && !expiresSoon() ? await attempt() : null;
   if (!res || res.status === 401) {
-    if (!(await resumeSession())) {
-      onSessionEnded();
-      throw new ApiError('Your session has ended. Sign in again.', { status: 401, code: 'UNAUTHENTICATED' });
-    }
+    if (!(await resumeSession())) throw sessionEnded();
     res = await attempt();
-    if (res.status === 401) {
-      onSessionEnded();
-      throw await readError(res);
-    }
+    if (res.status === 401) throw sessionEnded();
   }
   return res;
 }
 
-async function graphql(query, variables = {}) {
+function sessionEnded() {
+  onSessionEnded();
+  return new ApiError('Your session has ended. Sign in again.', { status: 401, code: 'UNAUTHENTICATED' });
+}
+
+// graphql runs one operation. GraphQL refuses a token in its answer, not
+// with a 401, so a refusal renews the token once here too.
+async function graphql(query, variables = {}, renewed = false) {
   const res = await authorized('/graphql', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -138,7 +152,12 @@ async function graphql(query, variables = {}) {
   }
   if (body.errors?.length) {
     const [e] = body.errors;
-    throw new ApiError(e.message, { status: res.status, code: e.extensions?.code ?? '' });
+    const code = e.extensions?.code ?? '';
+    if (code === 'UNAUTHENTICATED') {
+      if (!renewed && (await resumeSession())) return graphql(query, variables, true);
+      throw sessionEnded();
+    }
+    throw new ApiError(e.message, { status: res.status, code });
   }
   if (!res.ok) throw new ApiError(`${res.status} ${res.statusText}`, { status: res.status });
   return body.data;
