@@ -117,7 +117,7 @@ function StatusCards({ s }) {
         <p>
           Store: <strong>{s.storeBackend}</strong>
         </p>
-        <p>Retention: {s.retention ? s.retention : 'keep forever'}</p>
+        <p>Retention: {s.retention ? `${s.retention} days` : 'keep forever'}</p>
         <p class="hint">
           Deployment: <span class="mono break">{s.deploymentId}</span>
         </p>
