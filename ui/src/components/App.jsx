@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { effectivePermissions } from '../permissions.js';
 import { navigate, useLocation, withQuery } from '../router.jsx';
@@ -41,6 +41,18 @@ export function App() {
   useEffect(() => {
     if (session === null && loc.path !== '/signin') navigate(signInPath(), { replace: true });
   }, [session, loc.path]);
+
+  // After moving to another page, start reading it from the top, as a
+  // page load would: keyboard and screen-reader users land on its content.
+  const firstPage = useRef(true);
+  useEffect(() => {
+    if (firstPage.current || !session) {
+      firstPage.current = false;
+      return; // the sign-in page focuses its first field itself
+    }
+    scrollTo(0, 0);
+    document.getElementById('main')?.focus();
+  }, [loc.path]);
 
   if (error) {
     return (
