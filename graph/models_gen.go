@@ -21,6 +21,13 @@ type AuthPayload struct {
 	ExpiresAt DateTime `json:"expiresAt"`
 }
 
+// What verify found over a filter. The oldest snapshot of each deployment in the filter anchors its chain.
+type IntegrityReport struct {
+	// How many snapshots were checked.
+	Checked  int                   `json:"checked"`
+	Problems []*telemetryd.Problem `json:"problems"`
+}
+
 type Mutation struct {
 }
 

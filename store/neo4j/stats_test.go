@@ -79,7 +79,7 @@ func TestStats(t *testing.T) {
 		assert.Equal(t, query(t, `SHOW CONSTRAINTS YIELD name RETURN count(*) AS n`, "n"), []string{strconv.Itoa(stats.Constraints)})
 		assert.Equal(t, query(t, `SHOW INDEXES YIELD name RETURN count(*) AS n`, "n"), []string{strconv.Itoa(stats.Indexes)})
 		assert.GreaterOrEqual(t, stats.Constraints, 10, "the store's own uniqueness constraints")
-		assert.GreaterOrEqual(t, stats.Indexes, stats.Constraints+4+2, "each constraint's index, the store's four range indexes and the two lookup indexes")
+		assert.GreaterOrEqual(t, stats.Indexes, stats.Constraints+5+2, "each constraint's index, the store's five range indexes and the two lookup indexes")
 	})
 
 	t.Run("every count reads the count store", func(t *testing.T) {

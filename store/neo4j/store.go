@@ -119,6 +119,9 @@ var schema = []string{
 	// The index it replaces, which did not lead with the deployment, from
 	// databases created before.
 	`DROP INDEX telemetry_snapshot_send_status_created_at IF EXISTS`,
+	// Listings and counts by status across deployments.
+	`CREATE RANGE INDEX telemetry_snapshot_status_created_at IF NOT EXISTS
+	 FOR (s:TelemetrySnapshot) ON (s.remote_send_status, s.created_at)`,
 	`CREATE CONSTRAINT account_id IF NOT EXISTS
 	 FOR (a:Account) REQUIRE a.id IS UNIQUE`,
 	`CREATE CONSTRAINT account_username IF NOT EXISTS
