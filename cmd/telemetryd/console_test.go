@@ -465,6 +465,8 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.see(t, day(40).ID)
 		b.see(t, "matches the content")
 		b.see(t, "links to the snapshot before it")
+		assert.NotContains(t, b.text(t), "nodes_by_label", "the data tree starts folded below its sections")
+		b.do(t, chromedp.Click(chromedp.Search(`//summary[span[@class="key" and .="store"]]`)))
 		b.see(t, "nodes_by_label")
 		b.see(t, "Re-send now")
 		b.shot(t, "snapshot-detail", true)
@@ -495,8 +497,10 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	t.Run("a numeric path charts over a date range", func(t *testing.T) {
 		b.open(t, "/trends?start_date=2026-01-01&end_date=2026-02-20&path=store.nodes")
 		b.see(t, "store.nodes: 45 snapshots from 2026-01-07 02:17:05.123456 UTC (1000)")
-		drawn := eval[bool](t, b, `(() => { const c = document.querySelector('.chart-box canvas'); return !!c && c.width > 300 && c.height > 100; })()`)
-		assert.True(t, drawn, "no chart was drawn")
+		ctx, cancel := context.WithTimeout(b.ctx, waitFor)
+		defer cancel()
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const c = document.querySelector('.chart-box canvas'); return !!c && c.width > 300 && c.height > 100; })()`))
+		require.NoError(t, err, "no chart was drawn")
 		b.shot(t, "trends", true)
 	})
 
