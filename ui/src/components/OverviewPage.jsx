@@ -77,8 +77,10 @@ function StatusCards({ s }) {
       </div>
       <div class="card">
         <h2>Next run</h2>
-        <p class="big">
-          <Time iso={s.nextRunAt} />
+        <p>
+          <strong>
+            <Time iso={s.nextRunAt} />
+          </strong>
         </p>
         <p class="hint">Daily at {s.schedule} UTC plus this deployment's jitter.</p>
       </div>
