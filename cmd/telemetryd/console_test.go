@@ -225,6 +225,15 @@ func (b *tab) text(t *testing.T) string {
 	return eval[string](t, b, "document.body.innerText")
 }
 
+// at waits until the address bar shows path (with its query).
+func (b *tab) at(t *testing.T, path string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitFor)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("location.pathname + location.search === "+jsString(path), chromedp.WithPollingInterval(50*time.Millisecond)))
+	require.NoError(t, err, "the address bar never showed %s; it shows %s", path, b.path(t))
+}
+
 // path is the address bar's path and query.
 func (b *tab) path(t *testing.T) string {
 	t.Helper()
@@ -414,7 +423,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	t.Run("a visitor is asked to sign in, then sees the overview", func(t *testing.T) {
 		b.open(t, "/")
 		b.see(t, "Sign in to telemetryd")
-		assert.Equal(t, "/signin", b.path(t))
+		b.at(t, "/signin")
 		b.shot(t, "signin", true)
 		b.signIn(t, "admin", adminPassword)
 		b.see(t, "Remote sending")
@@ -427,7 +436,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.do(t, chromedp.Reload())
 		b.see(t, "Overview")
 		b.see(t, "Sign out")
-		assert.Equal(t, "/", b.path(t))
+		b.at(t, "/")
 		stored := eval[string](t, b, "JSON.stringify(localStorage) + document.cookie")
 		assert.NotContains(t, stored, "ey", "a token is readable by scripts")
 	})
@@ -610,10 +619,10 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.see(t, "Sign in to telemetryd")
 		b.open(t, "/snapshots?status=failed")
 		b.see(t, "Sign in to telemetryd")
-		assert.Equal(t, "/signin?next=%2Fsnapshots%3Fstatus%3Dfailed", b.path(t))
+		b.at(t, "/signin?next=%2Fsnapshots%3Fstatus%3Dfailed")
 		b.signIn(t, "admin", adminPassword)
 		b.see(t, "5 snapshots match")
-		assert.Equal(t, "/snapshots?status=failed", b.path(t))
+		b.at(t, "/snapshots?status=failed")
 	})
 
 	t.Run("when the session ends elsewhere, the console asks to sign in and returns to the page", func(t *testing.T) {
@@ -626,7 +635,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		asAdmin(t, d.url, `mutation { setAccountDisabled(username: "bob", disabled: true) { disabled } }`)
 		b.click(t, "Trends")
 		b.see(t, "Sign in to telemetryd")
-		assert.Equal(t, "/signin?next=%2Ftrends", b.path(t))
+		b.at(t, "/signin?next=%2Ftrends")
 		for _, e := range b.seenErrors()[logged:] {
 			assert.Contains(t, e, "401", "the browser reports the refused requests, and nothing else")
 		}
@@ -635,7 +644,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		asAdmin(t, d.url, `mutation { setAccountDisabled(username: "bob", disabled: false) { disabled } }`)
 		b.signIn(t, "bob", bobPassword)
 		b.see(t, "Trends")
-		assert.Equal(t, "/trends", b.path(t))
+		b.at(t, "/trends")
 		b.signOut(t)
 		b.signIn(t, "admin", adminPassword)
 	})
