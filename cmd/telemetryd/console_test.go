@@ -406,6 +406,23 @@ func (b *tab) signOut(t *testing.T) {
 	b.see(t, "Sign in to telemetryd")
 }
 
+func TestServeHasTheConsoleAndKeepsJSON404s(t *testing.T) {
+	d := serveInBackground(t, env("DO_NOT_TRACK", "1"), "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	for _, path := range []string{"/", "/snapshots/0f8e2a4c-3b1d-4e5f-9a7b-1c2d3e4f5a6b", "/graphiql"} {
+		res, err := http.Get(d.url + path)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, http.StatusOK, res.StatusCode, path)
+		assert.Equal(t, "text/html; charset=utf-8", res.Header.Get("Content-Type"), path)
+		assert.Contains(t, res.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'", path)
+	}
+	for _, path := range []string{"/api/telemetry/nowhere", "/api/", "/nowhere"} {
+		status, body := httpGet(t, d.url+path)
+		assert.Equal(t, http.StatusNotFound, status, path)
+		assert.Contains(t, body, `"message":"no route `+path+`"`)
+	}
+}
+
 func TestConsoleInTheBrowser(t *testing.T) {
 	chromiumPath(t)
 	dir := t.TempDir()
@@ -467,6 +484,14 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.see(t, "endpoint answered 503 Service Unavailable")
 	})
 
+	t.Run("a deployment's snapshots filter by its id", func(t *testing.T) {
+		b.open(t, "/snapshots")
+		b.fill(t, "Deployment id", fleet)
+		b.click(t, "Apply filters")
+		b.see(t, "45 snapshots match") // not the server's own snapshot of today
+		b.at(t, "/snapshots?deployment_id="+fleet)
+	})
+
 	t.Run("a snapshot opens with its checksum, chain and data", func(t *testing.T) {
 		b.open(t, "/snapshots?end_date=2026-02-16")
 		b.click(t, "2026-02-16 02:17:05.123456 UTC")
@@ -479,6 +504,9 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.see(t, "nodes_by_label")
 		b.see(t, "Re-send now")
 		b.shot(t, "snapshot-detail", true)
+
+		b.click(t, "Re-send now")
+		b.see(t, "Re-sent: the snapshot is now skipped.") // DO_NOT_TRACK is set
 
 		b.click(t, "Download JSON")
 		b.see(t, "Downloaded snapshot-")
