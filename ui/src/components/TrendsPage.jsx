@@ -88,6 +88,11 @@ function Trends({ query }) {
       {series.error && <ErrorNotice error={series.error} retry={series.reload} />}
       {series.value && (
         <>
+          {!filter.deploymentId && new Set(nodes.map((n) => n.deploymentId)).size > 1 && (
+            <p class="hint">
+              These snapshots come from {new Set(nodes.map((n) => n.deploymentId)).size} deployments; enter a deployment id to chart one of them.
+            </p>
+          )}
           {series.value.truncated && <p class="hint">Only the newest {PAGE * MAX_PAGES} snapshots are charted; narrow the dates to see older ones.</p>}
           {points.length === 0 ? (
             <p role="status">No snapshot in this range has a number at {path}.</p>
