@@ -18,6 +18,7 @@ export function ComparePage({ a, b }) {
         <form
           class="filters"
           aria-label="Snapshots to compare"
+          key={`${a}|${b}`}
           onSubmit={(e) => {
             e.preventDefault();
             const f = new FormData(e.currentTarget);
@@ -26,11 +27,11 @@ export function ComparePage({ a, b }) {
         >
           <label class="grow">
             Older snapshot id
-            <input name="a" value={a} required spellcheck={false} autocomplete="off" />
+            <input name="a" defaultValue={a} required spellcheck={false} autocomplete="off" />
           </label>
           <label class="grow">
             Newer snapshot id
-            <input name="b" value={b} required spellcheck={false} autocomplete="off" />
+            <input name="b" defaultValue={b} required spellcheck={false} autocomplete="off" />
           </label>
           <button type="submit">Compare</button>
           <p class="hint full">

@@ -36,7 +36,7 @@ export function RolesPanel({ version, onChange }) {
       const reason = role && BUILT_IN.includes(role.name) ? 'Built-in roles cannot be changed' : lacks(p);
       return (
         <label class="inline" key={p} title={reason}>
-          <input type="checkbox" name="permissions" value={p} checked={role?.permissions.includes(p)} disabled={!!reason} />
+          <input type="checkbox" name="permissions" value={p} defaultChecked={role?.permissions.includes(p)} disabled={!!reason} />
           {p}
         </label>
       );

@@ -21,11 +21,11 @@ export function SnapshotFilters({ filter, onApply, fields = ['dates', 'status', 
         <>
           <label>
             From (UTC)
-            <input type="date" name="start_date" value={filter.startDate} aria-describedby="dates-hint" />
+            <input type="date" name="start_date" defaultValue={filter.startDate} aria-describedby="dates-hint" />
           </label>
           <label>
             To (UTC, included)
-            <input type="date" name="end_date" value={filter.endDate} aria-describedby="dates-hint" />
+            <input type="date" name="end_date" defaultValue={filter.endDate} aria-describedby="dates-hint" />
           </label>
         </>
       )}
@@ -34,7 +34,7 @@ export function SnapshotFilters({ filter, onApply, fields = ['dates', 'status', 
           <legend>Send status</legend>
           {STATUSES.map((s) => (
             <label class="inline" key={s}>
-              <input type="checkbox" name="status" value={s} checked={filter.remoteSendStatus.includes(s)} />
+              <input type="checkbox" name="status" value={s} defaultChecked={filter.remoteSendStatus.includes(s)} />
               {s.toLowerCase()}
             </label>
           ))}
@@ -43,7 +43,7 @@ export function SnapshotFilters({ filter, onApply, fields = ['dates', 'status', 
       {fields.includes('deployment') && (
         <label class="grow">
           Deployment id
-          <input name="deployment_id" value={filter.deploymentId} placeholder="any" spellcheck={false} autocomplete="off" />
+          <input name="deployment_id" defaultValue={filter.deploymentId} placeholder="any" spellcheck={false} autocomplete="off" />
         </label>
       )}
       <button type="submit">{submitLabel}</button>

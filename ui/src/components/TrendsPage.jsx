@@ -62,9 +62,9 @@ function Trends({ query }) {
       <form class="filters" onSubmit={apply} aria-label="What to chart" key={query.toString()}>
         <label class="grow">
           Value
-          <select name="path" value={path}>
+          <select name="path">
             {(paths.length ? paths : [path]).map((p) => (
-              <option key={p} value={p}>
+              <option key={p} value={p} selected={p === path}>
                 {p}
               </option>
             ))}
@@ -72,15 +72,15 @@ function Trends({ query }) {
         </label>
         <label>
           From (UTC)
-          <input type="date" name="start_date" value={filter.startDate} />
+          <input type="date" name="start_date" defaultValue={filter.startDate} />
         </label>
         <label>
           To (UTC, included)
-          <input type="date" name="end_date" value={filter.endDate} />
+          <input type="date" name="end_date" defaultValue={filter.endDate} />
         </label>
         <label>
           Deployment id
-          <input name="deployment_id" value={filter.deploymentId} placeholder="any" spellcheck={false} autocomplete="off" />
+          <input name="deployment_id" defaultValue={filter.deploymentId} placeholder="any" spellcheck={false} autocomplete="off" />
         </label>
         <button type="submit">Show</button>
       </form>
