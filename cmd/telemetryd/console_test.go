@@ -430,7 +430,11 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	snaps := seedSnapshots(t)
 	seed := filepath.Join(dir, "seed.json")
 	writeExport(t, seed, snaps)
-	code, stdout, stderr := execute(t, env(), "snapshots", "import", "--file", seed, "--data-dir", data)
+	// The store lacks the snapshot of 2026-01-27, as if someone deleted it:
+	// the chain breaks at the 28th.
+	stored := filepath.Join(dir, "stored.json")
+	writeExport(t, stored, slices.Delete(slices.Clone(snaps), 20, 21))
+	code, stdout, stderr := execute(t, env(), "snapshots", "import", "--file", stored, "--data-dir", data)
 	require.Equal(t, 0, code, "import: %s %s", stdout, stderr)
 
 	d := serveInBackground(t, env("DO_NOT_TRACK", "1"), "--listen", "127.0.0.1:0", "--data-dir", data, "--admin-password", adminPassword)
@@ -445,7 +449,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.signIn(t, "admin", adminPassword)
 		b.see(t, "Remote sending")
 		b.see(t, "DO_NOT_TRACK is set")
-		b.see(t, "stored snapshots verify")
+		b.see(t, "1 problem in 45 snapshots")
 		b.shot(t, "overview", true)
 	})
 
@@ -460,7 +464,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 
 	t.Run("filtering to a bare end date includes that day", func(t *testing.T) {
 		b.open(t, "/snapshots?end_date=2026-02-20")
-		b.see(t, "45 snapshots match")
+		b.see(t, "44 snapshots match")
 		b.fill(t, "From (UTC)", "2026-02-10")
 		b.fill(t, "To (UTC, included)", "2026-02-16")
 		b.click(t, "Apply filters")
@@ -473,7 +477,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.shot(t, "snapshots", true)
 
 		b.do(t, chromedp.NavigateBack())
-		b.see(t, "45 snapshots match")
+		b.see(t, "44 snapshots match")
 		b.do(t, chromedp.NavigateForward())
 		b.see(t, "7 snapshots match")
 	})
@@ -488,7 +492,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.open(t, "/snapshots")
 		b.fill(t, "Deployment id", fleet)
 		b.click(t, "Apply filters")
-		b.see(t, "45 snapshots match") // not the server's own snapshot of today
+		b.see(t, "44 snapshots match") // not the server's own snapshot of today
 		b.at(t, "/snapshots?deployment_id="+fleet)
 	})
 
@@ -533,7 +537,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 
 	t.Run("a numeric path charts over a date range", func(t *testing.T) {
 		b.open(t, "/trends?start_date=2026-01-01&end_date=2026-02-20&path=store.nodes")
-		b.see(t, "store.nodes: 45 snapshots from 2026-01-07 02:17:05.123456 UTC (1000)")
+		b.see(t, "store.nodes: 44 snapshots from 2026-01-07 02:17:05.123456 UTC (1000)")
 		ctx, cancel := context.WithTimeout(b.ctx, waitFor)
 		defer cancel()
 		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const c = document.querySelector('.chart-box canvas'); return !!c && c.width > 300 && c.height > 100; })()`))
@@ -552,15 +556,27 @@ func TestConsoleInTheBrowser(t *testing.T) {
 
 		code, stdout, stderr := execute(t, env(), "snapshots", "import", "--file", file, "--data-dir", filepath.Join(dir, "elsewhere"))
 		require.Equal(t, 0, code, "import: %s %s", stdout, stderr)
-		assert.Contains(t, stdout, "imported 45 snapshots, 0 already present")
+		assert.Contains(t, stdout, "imported 44 snapshots, 0 already present")
 	})
 
-	t.Run("checking a tampered export file in the browser names the altered snapshot", func(t *testing.T) {
+	t.Run("the server's check names the snapshot whose predecessor is gone", func(t *testing.T) {
+		b.open(t, "/")
+		b.click(t, "See them on the Integrity page")
+		b.see(t, "1 problem")
 		b.open(t, "/integrity")
 		b.fill(t, "From (UTC)", "2026-01-01")
 		b.fill(t, "To (UTC, included)", "2026-02-20")
 		b.click(t, "Check")
-		b.see(t, "45 snapshots checked: every checksum and chain link is intact")
+		b.see(t, "44 snapshots checked: 1 problem")
+		b.see(t, day(21).ID)
+		b.see(t, "CHAIN_BREAK")
+		b.fill(t, "From (UTC)", "2026-01-28")
+		b.click(t, "Check")
+		b.see(t, "24 snapshots checked: every checksum and chain link is intact") // the 28th anchors the chain
+	})
+
+	t.Run("checking a tampered export file in the browser names the altered snapshot", func(t *testing.T) {
+		b.open(t, "/integrity")
 
 		tampered := filepath.Join(dir, "tampered.json")
 		content := readFile(t, seed)
@@ -657,7 +673,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.signOut(t)
 		b.signIn(t, "bob", bobPassword)
 		b.open(t, "/snapshots?end_date=2026-02-20")
-		b.see(t, "45 snapshots match")
+		b.see(t, "44 snapshots match")
 		logged := len(b.seenErrors())
 
 		asAdmin(t, d.url, `mutation { setAccountDisabled(username: "bob", disabled: true) { disabled } }`)
