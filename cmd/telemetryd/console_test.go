@@ -210,12 +210,24 @@ func jsString(s string) string {
 	return string(q)
 }
 
+// poll waits until the JavaScript expression is true. A page that is
+// being replaced (a reload, a navigation) loses the context the
+// expression runs in; the poll then starts again in the new page.
+func (b *tab) poll(expression string) error {
+	ctx, cancel := context.WithTimeout(b.ctx, waitFor)
+	defer cancel()
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](expression, chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "context") {
+			return err
+		}
+	}
+}
+
 // see waits until the page shows text.
 func (b *tab) see(t *testing.T, text string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitFor)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("document.body.innerText.includes("+jsString(text)+")", chromedp.WithPollingInterval(50*time.Millisecond)))
+	err := b.poll("document.body.innerText.includes(" + jsString(text) + ")")
 	require.NoError(t, err, "the page never showed %q; it shows:\n%s", text, b.text(t))
 }
 
@@ -228,9 +240,7 @@ func (b *tab) text(t *testing.T) string {
 // at waits until the address bar shows path (with its query).
 func (b *tab) at(t *testing.T, path string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitFor)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool]("location.pathname + location.search === "+jsString(path), chromedp.WithPollingInterval(50*time.Millisecond)))
+	err := b.poll("location.pathname + location.search === " + jsString(path))
 	require.NoError(t, err, "the address bar never showed %s; it shows %s", path, b.path(t))
 }
 
@@ -255,15 +265,13 @@ func (b *tab) fill(t *testing.T, label, value string) {
 // choose picks option in the list labelled label, once the list offers it.
 func (b *tab) choose(t *testing.T, label, option string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitFor)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`(() => {
+	err := b.poll(fmt.Sprintf(`(() => {
 		const s = document.evaluate(%s, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
 		if (!s || ![...s.options].some((o) => o.value === %[2]s && !o.disabled)) return false;
 		s.value = %[2]s;
 		s.dispatchEvent(new Event('change', { bubbles: true }));
 		return true;
-	})()`, jsString(string(field(label))), jsString(option)), chromedp.WithPollingInterval(50*time.Millisecond)))
+	})()`, jsString(string(field(label))), jsString(option)))
 	require.NoError(t, err, "the list %q never offered %q", label, option)
 }
 
@@ -538,9 +546,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	t.Run("a numeric path charts over a date range", func(t *testing.T) {
 		b.open(t, "/trends?start_date=2026-01-01&end_date=2026-02-20&path=store.nodes")
 		b.see(t, "store.nodes: 44 snapshots from 2026-01-07 02:17:05.123456 UTC (1000)")
-		ctx, cancel := context.WithTimeout(b.ctx, waitFor)
-		defer cancel()
-		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const c = document.querySelector('.chart-box canvas'); return !!c && c.width > 300 && c.height > 100; })()`))
+		err := b.poll(`(() => { const c = document.querySelector('.chart-box canvas'); return !!c && c.width > 300 && c.height > 100; })()`)
 		require.NoError(t, err, "no chart was drawn")
 		b.shot(t, "trends", true)
 	})
