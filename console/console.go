@@ -32,11 +32,11 @@ type Manifest struct {
 	Sections []string `json:"sections"`
 }
 
-// SecurityHeaders are set on every console response: scripts and styles
+// securityHeaders are set on every console response: scripts and styles
 // only from this origin (never inline or eval), API calls only to it,
 // fonts and images from it or data: URLs, no framing, no sniffing, no
 // referrer.
-var SecurityHeaders = map[string]string{
+var securityHeaders = map[string]string{
 	"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
 		"font-src 'self' data:; connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 	"X-Content-Type-Options": "nosniff",
@@ -183,7 +183,7 @@ func acceptsGzip(r *http.Request) bool {
 }
 
 func setHeaders(w http.ResponseWriter, caching string) {
-	for k, v := range SecurityHeaders {
+	for k, v := range securityHeaders {
 		w.Header().Set(k, v)
 	}
 	w.Header().Set("Cache-Control", caching)
