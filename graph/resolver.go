@@ -18,8 +18,6 @@ type Resolver struct {
 	Telemetry *telemetry.Service
 	// Auth signs callers in and manages accounts, roles and tokens.
 	Auth *auth.Service
-
-	checksums checksumVerdicts // set by NewHandler
 }
 
 func nullable(s string) *string {
