@@ -57,6 +57,10 @@ var (
 	bucketTokenLists = []byte("token_lists")
 	// day + "/" + counter → int64.
 	bucketActivity = []byte("activity")
+	// deployment id → summary JSON, for received deployments.
+	bucketDeployments = []byte("deployments")
+	// lastSeenKey(last_seen, id) → nothing: summaries in listing order.
+	bucketDeploymentsLastSeen = []byte("deployments_by_last_seen")
 )
 
 // legacyBucketSnapshotUnsent is the unsent index of files written before it
@@ -66,7 +70,7 @@ var legacyBucketSnapshotUnsent = []byte("snapshot_unsent")
 var allBuckets = [][]byte{
 	bucketSnapshots, bucketSnapshotIDs, bucketSnapshotDays, bucketSnapshotUnsent, bucketSnapshotCounts,
 	bucketSettings, bucketAccounts, bucketRoles, bucketTokens, bucketTokenHashes, bucketTokenLists,
-	bucketActivity,
+	bucketActivity, bucketDeployments, bucketDeploymentsLastSeen,
 }
 
 // Store is the embedded backend. It is safe for concurrent use within one

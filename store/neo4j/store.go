@@ -119,6 +119,12 @@ var schema = []string{
 	// The index it replaces, which did not lead with the deployment, from
 	// databases created before.
 	`DROP INDEX telemetry_snapshot_send_status_created_at IF EXISTS`,
+	// Summaries of received deployments: one node each, listed by
+	// last_seen.
+	`CREATE CONSTRAINT telemetry_deployment_id IF NOT EXISTS
+	 FOR (d:TelemetryDeployment) REQUIRE d.id IS UNIQUE`,
+	`CREATE RANGE INDEX telemetry_deployment_last_seen IF NOT EXISTS
+	 FOR (d:TelemetryDeployment) ON (d.last_seen)`,
 	`CREATE CONSTRAINT account_id IF NOT EXISTS
 	 FOR (a:Account) REQUIRE a.id IS UNIQUE`,
 	`CREATE CONSTRAINT account_username IF NOT EXISTS
