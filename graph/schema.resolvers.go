@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/fleet"
 	"github.com/telemetryd/telemetryd/telemetry"
 )
 
@@ -151,6 +152,16 @@ func (r *queryResolver) TelemetrySnapshot(ctx context.Context, id string) (*tele
 // TelemetryPreview is the resolver for the telemetryPreview field.
 func (r *queryResolver) TelemetryPreview(ctx context.Context) (json.RawMessage, error) {
 	return r.Telemetry.Preview(ctx)
+}
+
+// Deployments is the resolver for the deployments field.
+func (r *queryResolver) Deployments(ctx context.Context, limit *int, offset *int, seenSince *DateTime) (*DeploymentConnection, error) {
+	req := fleet.ListRequest{SeenSince: text(seenSince), Limit: orDefault(limit, fleet.DefaultDeploymentsLimit), Offset: orDefault(offset, 0)}
+	nodes, count, err := r.Fleet.Deployments(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &DeploymentConnection{Count: count, Nodes: nodes}, nil
 }
 
 // Me is the resolver for the me field.

@@ -53,10 +53,14 @@ type Server struct {
 	GraphQL http.Handler
 	// Counter counts requests and server errors for the daily telemetry.
 	Counter Counter
+	// Receiver, when set, accepts other deployments' snapshots on POST
+	// /v1/snapshots (telemetryd serve --receive).
+	Receiver *Receiver
 
-	ln      net.Listener
-	srv     *http.Server
-	metrics *httpMetrics
+	ln        net.Listener
+	srv       *http.Server
+	metrics   *httpMetrics
+	receiving *receiving
 }
 
 // Open binds the listener, returning bind errors at once, and serves in
@@ -67,6 +71,11 @@ func (s *Server) Open() error {
 		return err
 	}
 	s.metrics = metrics
+	if s.Receiver != nil {
+		if s.receiving, err = newReceiving(s.Receiver, s.Registry, s.writeDomainError); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.Addr, err)
@@ -136,6 +145,11 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("GET /graphql", api(s.GraphQL))
 	handle("POST /graphql", api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
+	if s.receiving != nil {
+		// Senders are other deployments, not accounts: the receive key, if
+		// any, is their only credential.
+		handle(ReceiveRoute, withTimeout(s.receiving))
+	}
 	mux.HandleFunc("/", notFound)
 	return s.observe(s.recoverPanics(mux))
 }

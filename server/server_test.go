@@ -20,6 +20,7 @@ import (
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/fleet"
 	"github.com/telemetryd/telemetryd/graph"
 	"github.com/telemetryd/telemetryd/internal/logbuffer"
 	"github.com/telemetryd/telemetryd/server"
@@ -51,7 +52,9 @@ func start(t testing.TB) *env {
 	return startOn(t, st)
 }
 
-func startOn(t testing.TB, st store.Store) *env {
+// startOn starts a server on st; configure, if any, adjusts it before it
+// opens.
+func startOn(t testing.TB, st store.Store, configure ...func(*server.Server)) *env {
 	t.Helper()
 	ctx := context.Background()
 	logs := &logbuffer.Buffer{}
@@ -70,7 +73,7 @@ func startOn(t testing.TB, st store.Store) *env {
 	}
 	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger}
 	registry := prometheus.NewRegistry()
-	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService}, logger, registry)
+	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService, Fleet: &fleet.Service{Store: st, Audit: logger}}, logger, registry)
 	require.NoError(t, err)
 	srv := &server.Server{
 		Addr:      "127.0.0.1:0",
@@ -81,6 +84,9 @@ func startOn(t testing.TB, st store.Store) *env {
 		Telemetry: telemetryService,
 		GraphQL:   gql,
 		Counter:   recorder,
+	}
+	for _, c := range configure {
+		c(srv)
 	}
 	require.NoError(t, srv.Open())
 	t.Cleanup(func() { srv.Close(context.Background()) })

@@ -16,6 +16,7 @@ import (
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/fleet"
 	"github.com/telemetryd/telemetryd/graph"
 	"github.com/telemetryd/telemetryd/internal/cli"
 	"github.com/telemetryd/telemetryd/server"
@@ -98,7 +99,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger}
 
-	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService}, logger, registry)
+	fleetService := &fleet.Service{Store: st, Audit: logger}
+	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService, Fleet: fleetService}, logger, registry)
 	if err != nil {
 		return err
 	}
@@ -112,11 +114,17 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		GraphQL:   gql,
 		Counter:   recorder,
 	}
+	if cfg.Receive {
+		srv.Receiver = &server.Receiver{Fleet: fleetService, Key: cfg.ReceiveKey}
+	}
 	if err := srv.Open(); err != nil {
 		return err
 	}
 	logger.Info("telemetryd serving", "url", srv.URL(), "store", st.Backend(), "deployment_id", deploymentID, "version", telemetryd.Version)
 	logRemote(logger, remote, sender.Endpoint(), srv.URL())
+	if cfg.Receive {
+		logger.Info("receiving snapshots from other deployments", "url", srv.URL()+"/v1/snapshots", "key_required", cfg.ReceiveKey != "")
+	}
 
 	var background sync.WaitGroup
 	background.Go(func() {
