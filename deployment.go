@@ -81,3 +81,17 @@ type DeploymentFilter struct {
 	Limit     int
 	Offset    int
 }
+
+// Summarize returns the summary of snaps, a deployment's snapshots
+// oldest first; nil when there are none.
+func Summarize(snaps []*Snapshot) *Deployment {
+	var d *Deployment
+	for i, s := range snaps {
+		var n Neighbours
+		if i > 0 {
+			n.Older = snaps[i-1]
+		}
+		d = d.Add(s, n)
+	}
+	return d
+}

@@ -22,4 +22,10 @@ type Fleet interface {
 	// descending), and how many match in all. It reads summaries only. A
 	// non-positive f.Limit means telemetryd.DefaultLimit.
 	Deployments(ctx context.Context, f telemetryd.DeploymentFilter) ([]*telemetryd.Deployment, int, error)
+	// SummarizeDeployments computes the summaries of the deployments named
+	// afresh from their stored snapshots, replacing what was kept; one
+	// with no snapshot stored has none. DeleteSnapshotsBefore does this for
+	// the deployments it prunes; it also summarizes a fleet's snapshots
+	// stored by other means, such as an import.
+	SummarizeDeployments(ctx context.Context, ids []string) error
 }

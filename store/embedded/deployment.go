@@ -196,3 +196,62 @@ func (s *Store) Deployments(ctx context.Context, f telemetryd.DeploymentFilter) 
 	}
 	return page, count, nil
 }
+
+// SummarizeDeployments computes the summaries of the deployments named
+// afresh from their snapshots, in one transaction.
+func (s *Store) SummarizeDeployments(ctx context.Context, ids []string) error {
+	return wrap("summarizing deployments", s.update(ctx, func(tx *bolt.Tx) error {
+		for _, id := range ids {
+			if err := summarize(tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// summarize rewrites the deployment's summary from its snapshots, read
+// in day order from the day index.
+func summarize(tx *bolt.Tx, id string) error {
+	old, err := readSummary(tx, id)
+	if err != nil {
+		return err
+	}
+	prefix := lengthPrefixed(nil, id)
+	snaps := tx.Bucket(bucketSnapshots)
+	var chain []*telemetryd.Snapshot
+	c := tx.Bucket(bucketSnapshotDays).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		snap, err := decode(v, snaps.Get(v))
+		if err != nil {
+			return err
+		}
+		snap.Data = nil // only the chain and the version matter
+		chain = append(chain, snap)
+	}
+	next := telemetryd.Summarize(chain)
+	if next != nil {
+		return writeSummary(tx, old, next)
+	}
+	if old == nil {
+		return nil
+	}
+	if err := tx.Bucket(bucketDeploymentsLastSeen).Delete(lastSeenKey(old.LastSeen, old.ID)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketDeployments).Delete([]byte(id))
+}
+
+// resummarize summarizes afresh those of the deployments that have a
+// summary, after some of their snapshots were deleted.
+func resummarize(tx *bolt.Tx, ids map[string]bool) error {
+	for id := range ids {
+		if tx.Bucket(bucketDeployments).Get([]byte(id)) == nil {
+			continue
+		}
+		if err := summarize(tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -434,6 +434,7 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 		snaps := tx.Bucket(bucketSnapshots)
 		type victim struct {
 			key, dayKey, unsentKey []byte
+			deploymentID           string
 		}
 		// Collected first: deleting under a bbolt cursor skips keys.
 		var victims []victim
@@ -446,9 +447,10 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 				return fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
 			}
 			victims = append(victims, victim{
-				key:       clone(k),
-				dayKey:    deploymentDayKey(head.DeploymentID, telemetryd.Day(keyTime(k))),
-				unsentKey: unsentKey(head.DeploymentID, k),
+				key:          clone(k),
+				dayKey:       deploymentDayKey(head.DeploymentID, telemetryd.Day(keyTime(k))),
+				unsentKey:    unsentKey(head.DeploymentID, k),
+				deploymentID: head.DeploymentID,
 			})
 		}
 		counts := countDeltas{}
@@ -468,6 +470,13 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 			counts.add(keyPosition(vic.key), -1)
 		}
 		deleted = len(victims)
+		pruned := map[string]bool{}
+		for _, vic := range victims {
+			pruned[vic.deploymentID] = true
+		}
+		if err := resummarize(tx, pruned); err != nil {
+			return err
+		}
 		return counts.apply(tx)
 	})
 	if err != nil {

@@ -3,7 +3,9 @@ package neo4j
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"time"
 
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -226,4 +228,93 @@ func (p *props) int(key string) int64 {
 		p.fail(key, v)
 		return 0
 	}
+}
+
+// summarizeBatch bounds the deployments summarized in one transaction.
+const summarizeBatch = 500
+
+// SummarizeDeployments computes the summaries of the deployments named
+// afresh from their stored snapshots, reading only the members the
+// chain needs, in transactions of summarizeBatch deployments that lock
+// their summary nodes first.
+func (s *Store) SummarizeDeployments(ctx context.Context, ids []string) error {
+	for batch := range slices.Chunk(ids, summarizeBatch) {
+		_, err := write(ctx, s, "summarizing deployments", func(tx driver.ManagedTransaction) (struct{}, error) {
+			return struct{}{}, summarize(ctx, tx, batch)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func summarize(ctx context.Context, tx driver.ManagedTransaction, ids []string) error {
+	if _, err := run(ctx, tx, `UNWIND $ids AS id MERGE (d:TelemetryDeployment {id: id})
+		SET d._lock = true REMOVE d._lock`, map[string]any{"ids": ids}); err != nil {
+		return err
+	}
+	res, err := tx.Run(ctx, `UNWIND $ids AS id
+		CALL (id) {
+			MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(deployment_id, created_at)
+			WHERE s.deployment_id = id AND s.created_at >= $earliest
+			WITH s ORDER BY s.created_at
+			RETURN collect([s.created_at, s.version, s.checksum, s.previous_checksum]) AS chain
+		}
+		RETURN id, chain`, map[string]any{"ids": ids, "earliest": earliest})
+	if err != nil {
+		return err
+	}
+	var rows []map[string]any
+	var empty []string
+	for res.Next(ctx) {
+		id, _ := res.Record().Values[0].(string)
+		links, _ := res.Record().Values[1].([]any)
+		chain := make([]*telemetryd.Snapshot, 0, len(links))
+		for _, l := range links {
+			v, _ := l.([]any)
+			p := &props{m: map[string]any{"created_at": v[0], "version": v[1], "checksum": v[2], "previous_checksum": v[3]}}
+			chain = append(chain, &telemetryd.Snapshot{DeploymentID: id, CreatedAt: p.time("created_at"), Version: p.str("version"),
+				Checksum: p.str("checksum"), PreviousChecksum: p.str("previous_checksum")})
+			if p.err != nil {
+				return p.err
+			}
+		}
+		if d := telemetryd.Summarize(chain); d != nil {
+			rows = append(rows, map[string]any{"id": id, "summary": summaryProps(d)})
+		} else {
+			empty = append(empty, id)
+		}
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	if _, err := run(ctx, tx, `UNWIND $rows AS row MATCH (d:TelemetryDeployment {id: row.id}) SET d += row.summary`,
+		map[string]any{"rows": rows}); err != nil {
+		return err
+	}
+	_, err = run(ctx, tx, `UNWIND $ids AS id MATCH (d:TelemetryDeployment {id: id}) DELETE d`, map[string]any{"ids": empty})
+	return err
+}
+
+// summarizePruned summarizes afresh the deployments whose oldest
+// snapshots retention may have deleted: those first seen before t.
+func (s *Store) summarizePruned(ctx context.Context, t time.Time) error {
+	ids, err := read(ctx, s, "finding pruned deployments", func(tx driver.ManagedTransaction) ([]string, error) {
+		res, err := tx.Run(ctx, `MATCH (d:TelemetryDeployment) WHERE d.first_seen < $before RETURN d.id`,
+			map[string]any{"before": telemetryd.Microseconds(t)})
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for res.Next(ctx) {
+			id, _ := res.Record().Values[0].(string)
+			ids = append(ids, id)
+		}
+		return ids, res.Err()
+	})
+	if err != nil {
+		return err
+	}
+	return s.SummarizeDeployments(ctx, ids)
 }

@@ -380,7 +380,8 @@ const unsentQuery = `CALL {
 
 // DeleteSnapshotsBefore deletes snapshots created before t and returns how
 // many it deleted. It deletes in batches of its own transactions, so an
-// error part way leaves the older part deleted.
+// error part way leaves the older part deleted; then it summarizes afresh
+// the received deployments that lost snapshots.
 func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, error) {
 	var total int
 	for {
@@ -402,8 +403,11 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 			return int(n), nil
 		})
 		total += n
-		if err != nil || n < deleteBatch {
+		if err != nil {
 			return total, err
+		}
+		if n < deleteBatch {
+			return total, s.summarizePruned(ctx, t)
 		}
 	}
 }

@@ -194,6 +194,44 @@ func testFleet(t *testing.T, open Opener) {
 		assert.Empty(t, none)
 	})
 
+	t.Run("retention keeps the summaries true", func(t *testing.T) {
+		st := open(t)
+		gap := received(Chain(t, "dep-gap", base, 4, 100)...)
+		receive(t, st, gap[0], gap[1], gap[3]) // the break is between days 2 and 4
+		receive(t, st, received(Chain(t, "dep-gone", base, 2, 100)...)...)
+
+		n, err := st.DeleteSnapshotsBefore(ctx, base.AddDate(0, 0, 2))
+
+		require.NoError(t, err)
+		assert.Equal(t, 4, n)
+		d := deployment(t, st, "dep-gap")
+		assert.Equal(t, 1, d.SnapshotCount)
+		assert.Equal(t, gap[3].CreatedAt, d.FirstSeen.UTC())
+		assert.True(t, d.ChainIntact(), "the break left with day 2; day 4 anchors the chain now")
+		_, count, err := st.Deployments(ctx, telemetryd.DeploymentFilter{Limit: 10})
+		require.NoError(t, err)
+		assert.Equal(t, 1, count, "a deployment with nothing left is no longer listed")
+	})
+
+	t.Run("a fleet's imported snapshots are summarized on request", func(t *testing.T) {
+		st := open(t)
+		chain := received(Chain(t, "dep-a", base, 5, 100)...)
+		_, err := st.ImportSnapshots(ctx, []*telemetryd.Snapshot{chain[0], chain[1], chain[2], chain[4]})
+		require.NoError(t, err)
+
+		require.NoError(t, st.SummarizeDeployments(ctx, []string{"dep-a", "dep-none"}))
+
+		d := deployment(t, st, "dep-a")
+		assert.Equal(t, 4, d.SnapshotCount)
+		assert.Equal(t, 1, d.MissingDays())
+		assert.False(t, d.ChainIntact())
+		_, count, err := st.Deployments(ctx, telemetryd.DeploymentFilter{Limit: 10})
+		require.NoError(t, err)
+		assert.Equal(t, 1, count, "a deployment without snapshots gets no summary")
+		receive(t, st, chain[3])
+		assert.True(t, deployment(t, st, "dep-a").ChainIntact(), "receiving goes on from the summary")
+	})
+
 	t.Run("concurrent receipts of one deployment day store exactly one", func(t *testing.T) {
 		st := open(t)
 		const n = 8
