@@ -73,6 +73,11 @@ var allBuckets = [][]byte{
 	bucketActivity, bucketDeployments, bucketDeploymentsLastSeen,
 }
 
+// maxBatchDelay is how long a received snapshot waits for others to share
+// its transaction (see ReceiveSnapshot): long enough to gather the
+// senders of a busy moment, short against a commit's own cost.
+const maxBatchDelay = 2 * time.Millisecond
+
 // Store is the embedded backend. It is safe for concurrent use within one
 // process; the file lock keeps other processes out.
 type Store struct {
@@ -113,6 +118,7 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("creating buckets in %s: %w", dir, err)
 	}
+	db.MaxBatchDelay = maxBatchDelay
 	return &Store{db: db}, nil
 }
 

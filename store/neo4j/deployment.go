@@ -3,8 +3,10 @@ package neo4j
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -24,103 +26,258 @@ import (
 // would add writes to every ingest and to every retention delete
 // without making either query cheaper.
 
-// errUnchanged rolls back a receive whose snapshot is stored already.
-var errUnchanged = errors.New("snapshot stored already")
-
 // ReceiveSnapshot stores a snapshot another deployment sent and updates
 // its deployment's summary in one transaction. It locks the summary
 // node first, so receives of one deployment are serialized across
 // replicas and each sees the neighbours the one before it stored; the
 // uniqueness constraints still have the last word against other
 // writers, and a violation is checked once more to report it.
+//
+// Concurrent calls share transactions (see batcher), so many senders
+// cost few round trips and commits.
 func (s *Store) ReceiveSnapshot(ctx context.Context, snap *telemetryd.Snapshot) (bool, error) {
 	if snap == nil || snap.ID == "" || snap.CreatedAt.IsZero() {
 		return false, telemetryd.Errorf(telemetryd.EINVALID, "a snapshot needs an id and created_at")
 	}
-	for attempt := 0; ; attempt++ {
-		_, err := write(ctx, s, "receiving snapshot", func(tx driver.ManagedTransaction) (struct{}, error) {
-			return struct{}{}, receive(ctx, tx, snap)
-		})
-		if errors.Is(err, errUnchanged) {
-			return false, nil
+	return s.receiving.receive(ctx, s, snap)
+}
+
+// maxReceiveBatch bounds the snapshots one transaction receives.
+const maxReceiveBatch = 64
+
+// receiveTimeout bounds a shared receive transaction, which serves
+// several callers and so runs on none of their contexts.
+const receiveTimeout = 30 * time.Second
+
+// batcher gathers concurrent receives into shared transactions, in the
+// manner of bbolt's Batch: the first caller runs a transaction for the
+// calls waiting, and the calls that arrive meanwhile wait for the next.
+// A transaction holds at most one call per deployment, so the calls'
+// checks are independent and each transaction costs three round trips
+// and one commit, and takes the snapshots lock once, however many it
+// receives. A call that is refused (stored already, a conflict) writes
+// nothing and leaves the others be; a statement that fails (a replica's
+// concurrent write violating a constraint) fails the transaction, and
+// each of its calls is then received alone.
+type batcher struct {
+	mu      sync.Mutex
+	waiting []*receiveCall
+	running bool
+}
+
+type receiveCall struct {
+	snap    *telemetryd.Snapshot
+	created bool
+	err     error
+	done    chan struct{}
+}
+
+func (b *batcher) receive(ctx context.Context, s *Store, snap *telemetryd.Snapshot) (bool, error) {
+	call := &receiveCall{snap: snap, done: make(chan struct{})}
+	b.mu.Lock()
+	b.waiting = append(b.waiting, call)
+	lead := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if lead {
+		b.run(s)
+	}
+	select {
+	case <-call.done:
+		return call.created, call.err
+	case <-ctx.Done():
+		// The transaction goes on; a sender that retries learns its fate.
+		return false, ctx.Err()
+	}
+}
+
+// run receives the waiting calls, batch after batch, until none wait.
+func (b *batcher) run(s *Store) {
+	for {
+		b.mu.Lock()
+		calls := b.next()
+		if len(calls) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
 		}
-		if msg, ok := constraintViolated(err); ok {
-			if attempt == 0 {
-				continue // a concurrent writer: the checks now see it
-			}
-			if strings.Contains(msg, "deployment_day") {
-				return false, telemetryd.Errorf(telemetryd.ECONFLICT, "deployment %s already has a snapshot on %s", snap.DeploymentID, telemetryd.Day(snap.CreatedAt))
-			}
+		b.mu.Unlock()
+		s.receiveBatch(calls)
+	}
+}
+
+// next takes the next batch from the waiting calls: the oldest call of
+// each deployment, up to maxReceiveBatch.
+func (b *batcher) next() []*receiveCall {
+	var calls, rest []*receiveCall
+	seen := map[string]bool{}
+	for _, c := range b.waiting {
+		if len(calls) == maxReceiveBatch || seen[c.snap.DeploymentID] {
+			rest = append(rest, c)
+			continue
+		}
+		seen[c.snap.DeploymentID] = true
+		calls = append(calls, c)
+	}
+	b.waiting = rest
+	return calls
+}
+
+func (s *Store) receiveBatch(calls []*receiveCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), receiveTimeout)
+	defer cancel()
+	defer func() {
+		for _, c := range calls {
+			close(c.done)
+		}
+	}()
+	snaps := make([]*telemetryd.Snapshot, len(calls))
+	for i, c := range calls {
+		snaps[i] = c.snap
+	}
+	results, err := write(ctx, s, "receiving snapshots", func(tx driver.ManagedTransaction) ([]received, error) {
+		return receive(ctx, tx, snaps)
+	})
+	if _, ok := constraintViolated(err); ok {
+		// Another writer stored one of these meanwhile: each call alone
+		// sees what, and the others go through.
+		for _, c := range calls {
+			c.created, c.err = s.receiveAlone(ctx, c.snap)
+		}
+		return
+	}
+	for i, c := range calls {
+		if err != nil {
+			c.err = err
+			continue
+		}
+		c.created, c.err = results[i].created, results[i].err
+	}
+}
+
+// receiveAlone receives one snapshot in a transaction of its own, and
+// tells a constraint violation as the conflict it is.
+func (s *Store) receiveAlone(ctx context.Context, snap *telemetryd.Snapshot) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		results, err := write(ctx, s, "receiving snapshot", func(tx driver.ManagedTransaction) ([]received, error) {
+			return receive(ctx, tx, []*telemetryd.Snapshot{snap})
+		})
+		msg, violated := constraintViolated(err)
+		switch {
+		case err == nil:
+			return results[0].created, results[0].err
+		case !violated:
+			return false, err
+		case attempt == 0:
+			continue // the checks now see the concurrent write
+		case strings.Contains(msg, "deployment_day"):
+			return false, telemetryd.Errorf(telemetryd.ECONFLICT, "deployment %s already has a snapshot on %s", snap.DeploymentID, telemetryd.Day(snap.CreatedAt))
+		default:
 			return false, telemetryd.Errorf(telemetryd.ECONFLICT, "snapshot %s already exists with other content", snap.ID)
 		}
-		return err == nil, err
 	}
 }
 
-func receive(ctx context.Context, tx driver.ManagedTransaction, snap *telemetryd.Snapshot) error {
-	res, err := tx.Run(ctx, receiveCheckQuery, map[string]any{
-		"dep": snap.DeploymentID, "id": snap.ID, "day": deploymentDay(snap),
-		"at": telemetryd.Microseconds(snap.CreatedAt), "earliest": earliest,
-	})
-	if err != nil {
-		return err
+// received is the outcome of one snapshot of a batch.
+type received struct {
+	created bool
+	err     error // ECONFLICT; nothing was written
+}
+
+// receive stores snaps, of distinct deployments, and their deployments'
+// summaries in tx, and returns each one's outcome: created, stored
+// already (nothing written), or refused with ECONFLICT (nothing
+// written). It fails only when a statement does.
+func receive(ctx context.Context, tx driver.ManagedTransaction, snaps []*telemetryd.Snapshot) ([]received, error) {
+	items := make([]map[string]any, len(snaps))
+	for i, snap := range snaps {
+		items[i] = map[string]any{"dep": snap.DeploymentID, "id": snap.ID, "day": deploymentDay(snap), "at": telemetryd.Microseconds(snap.CreatedAt)}
 	}
-	rec, err := res.Single(ctx)
+	res, err := tx.Run(ctx, receiveCheckQuery, map[string]any{"items": items, "earliest": earliest})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	v := rec.Values
-	if stored, ok := v[0].(string); ok {
-		if stored == snap.Checksum {
-			return errUnchanged
+	recs, err := res.Collect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) != len(snaps) {
+		return nil, fmt.Errorf("receive check returned %d rows for %d snapshots", len(recs), len(snaps))
+	}
+	out := make([]received, len(snaps))
+	var rows []map[string]any
+	var unseen []string // deployments whose summary node the check made in vain
+	for i, rec := range recs {
+		snap, v := snaps[i], rec.Values
+		old, err := deploymentFrom(v[2])
+		if err != nil {
+			return nil, err
 		}
-		return telemetryd.Errorf(telemetryd.ECONFLICT, "snapshot %s already exists with other content", snap.ID)
+		stored, isStored := v[0].(string)
+		owner, taken := v[1].(string)
+		switch {
+		case isStored && stored != snap.Checksum:
+			out[i].err = telemetryd.Errorf(telemetryd.ECONFLICT, "snapshot %s already exists with other content", snap.ID)
+		case isStored:
+		case taken:
+			out[i].err = telemetryd.Errorf(telemetryd.ECONFLICT, "deployment %s already has snapshot %s on %s", snap.DeploymentID, owner, telemetryd.Day(snap.CreatedAt))
+		default:
+			next := old.Add(snap, telemetryd.Neighbours{Older: link(v[3], v[4]), Newer: link(v[5], v[6])})
+			rows = append(rows, map[string]any{"props": snapshotProps(snap), "dep": snap.DeploymentID, "summary": summaryProps(next)})
+			out[i].created = true
+			continue
+		}
+		if old == nil {
+			unseen = append(unseen, snap.DeploymentID)
+		}
 	}
-	if owner, ok := v[1].(string); ok {
-		return telemetryd.Errorf(telemetryd.ECONFLICT, "deployment %s already has snapshot %s on %s", snap.DeploymentID, owner, telemetryd.Day(snap.CreatedAt))
+	if len(unseen) > 0 {
+		if _, err := run(ctx, tx, `UNWIND $ids AS id MATCH (d:TelemetryDeployment {id: id})
+			WHERE d.snapshot_count IS NULL DELETE d`, map[string]any{"ids": unseen}); err != nil {
+			return nil, err
+		}
 	}
-	old, err := deploymentFrom(v[2])
-	if err != nil {
-		return err
+	if len(rows) > 0 {
+		if _, err := run(ctx, tx, receiveWriteQuery, map[string]any{"rows": rows, "name": snapshotsLock}); err != nil {
+			return nil, err
+		}
 	}
-	n := telemetryd.Neighbours{Older: link(v[3], v[4]), Newer: link(v[5], v[6])}
-	next := old.Add(snap, n)
-	_, err = run(ctx, tx, receiveWriteQuery, map[string]any{
-		"props": snapshotProps(snap), "dep": snap.DeploymentID, "summary": summaryProps(next), "name": snapshotsLock,
-	})
-	return err
+	return out, nil
 }
 
-// receiveCheckQuery locks the deployment's summary node (creating it for
-// a deployment not seen before; it is rolled back with the transaction
-// when nothing is stored), then reads in one round trip: the checksum of
-// a snapshot stored with the same id, the id of the one holding the same
-// deployment day, the summary, and the checksums of the neighbours the
-// new snapshot will sit between.
-const receiveCheckQuery = `MERGE (d:TelemetryDeployment {id: $dep})
+// receiveCheckQuery locks each snapshot's deployment summary node
+// (creating it for a deployment not seen before; receive deletes it
+// again when nothing is stored), then reads, in one row per snapshot in
+// the order given: the checksum of a snapshot stored with the same id,
+// the id of the one holding the same deployment day, the summary, and
+// the checksums of the neighbours the new snapshot will sit between,
+// each one seek on the (deployment_id, created_at) index.
+const receiveCheckQuery = `UNWIND $items AS item
+	MERGE (d:TelemetryDeployment {id: item.dep})
 	SET d._lock = true REMOVE d._lock
-	WITH d
-	OPTIONAL MATCH (same:TelemetrySnapshot {id: $id})
-	OPTIONAL MATCH (taken:TelemetrySnapshot {deployment_day: $day})
-	CALL (d) {
+	WITH item, d
+	OPTIONAL MATCH (same:TelemetrySnapshot {id: item.id})
+	OPTIONAL MATCH (taken:TelemetrySnapshot {deployment_day: item.day})
+	CALL (item) {
 		OPTIONAL MATCH (o:TelemetrySnapshot) USING INDEX o:TelemetrySnapshot(deployment_id, created_at)
-		WHERE o.deployment_id = $dep AND o.created_at >= $earliest AND o.created_at < $at
+		WHERE o.deployment_id = item.dep AND o.created_at >= $earliest AND o.created_at < item.at
 		RETURN o ORDER BY o.deployment_id DESC, o.created_at DESC LIMIT 1
 	}
-	CALL (d) {
+	CALL (item) {
 		OPTIONAL MATCH (n:TelemetrySnapshot) USING INDEX n:TelemetrySnapshot(deployment_id, created_at)
-		WHERE n.deployment_id = $dep AND n.created_at > $at
+		WHERE n.deployment_id = item.dep AND n.created_at > item.at
 		RETURN n ORDER BY n.deployment_id, n.created_at LIMIT 1
 	}
 	RETURN same.checksum, taken.id, d, o.checksum, o.previous_checksum, n.checksum, n.previous_checksum`
 
-// receiveWriteQuery stores the snapshot and its deployment's summary, and
-// bumps the snapshots version (see snapshotsLock) last, so that lock is
-// held only for the end of the transaction.
-const receiveWriteQuery = `CREATE (s:TelemetrySnapshot) SET s = $props
-	WITH s
-	MATCH (d:TelemetryDeployment {id: $dep}) SET d += $summary
-	WITH d
+// receiveWriteQuery stores the snapshots and their deployments'
+// summaries, and bumps the snapshots version (see snapshotsLock) last,
+// once, so that lock is held only for the end of the transaction.
+const receiveWriteQuery = `UNWIND $rows AS row
+	CREATE (s:TelemetrySnapshot) SET s = row.props
+	WITH row
+	MATCH (d:TelemetryDeployment {id: row.dep}) SET d += row.summary
+	WITH count(*) AS stored
 	MERGE (v:TelemetrydLock {name: $name})
 	SET v.version = coalesce(v.version, 0) + 1`
 

@@ -57,6 +57,7 @@ type Store struct {
 	database  string
 	bookmarks driver.BookmarkManager
 	closed    atomic.Bool
+	receiving batcher
 }
 
 // Open connects to Neo4j, checks that it answers and creates the
