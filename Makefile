@@ -38,8 +38,9 @@ generate: ## Regenerate the GraphQL code from schema.graphqls
 	go tool gqlgen generate
 
 .PHONY: bench
-bench: build ## Seed 2,000 snapshots and measure the store, REST, GraphQL and export
+bench: build ## Seed 2,000 snapshots and measure the store, REST, GraphQL and export; then the receiver (tools/fleetbench)
 	go run ./tools/bench -telemetryd $(BIN)/telemetryd
+	go run ./tools/fleetbench -telemetryd $(BIN)/telemetryd
 
 .PHONY: neo4j-start
 neo4j-start: ## Start the development Neo4j on bolt://127.0.0.1:$NEO4J_PORT (idempotent)

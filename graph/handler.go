@@ -18,6 +18,7 @@ import (
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/fleet"
 )
 
 // Limits on what one request may ask for, refused before anything runs.
@@ -52,6 +53,9 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	}
 	cfg.Complexity.Query.TelemetrySnapshots = func(child int, _, _ *DateTime, limit, _ *int) int {
 		return orDefault(limit, telemetryd.DefaultLimit) + child
+	}
+	cfg.Complexity.Query.Deployments = func(child int, limit, _ *int, _ *DateTime) int {
+		return orDefault(limit, fleet.DefaultDeploymentsLimit) + child
 	}
 
 	srv := handler.New(NewExecutableSchema(cfg))

@@ -112,18 +112,23 @@ func sourceOf(r *http.Request) netip.Addr {
 }
 
 // authorized reports whether the request carries the receive key, when
-// one is set. Both sides are hashed first, so the comparison takes the
-// same time whatever the length of what was sent.
+// one is set: as a bearer token, or as the password of basic
+// authentication, which is what telemetryd's own sender sends for an
+// endpoint such as https://fleet:<key>@receiver/v1/snapshots. Both sides
+// are hashed first, so the comparison takes the same time whatever the
+// length of what was sent.
 func (rc *receiving) authorized(r *http.Request) bool {
 	if rc.Key == "" {
 		return true
 	}
-	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
+	key, ok := "", false
+	if _, password, basic := r.BasicAuth(); basic {
+		key, ok = password, true
+	} else if scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " "); found && strings.EqualFold(scheme, "Bearer") {
+		key, ok = strings.TrimSpace(token), true
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
-	return subtle.ConstantTimeCompare(sum[:], rc.key[:]) == 1
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(sum[:], rc.key[:]) == 1 && ok
 }
 
 // ServeHTTP checks, in order: the rate limit (429), the key (401), the
@@ -142,7 +147,7 @@ func (rc *receiving) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !rc.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="telemetryd receiver"`)
-		reject(outcomeUnauthorize, http.StatusUnauthorized, "this receiver needs Authorization: Bearer <receive key>")
+		reject(outcomeUnauthorize, http.StatusUnauthorized, "this receiver needs its receive key: Authorization: Bearer <key>")
 		return
 	}
 	if media, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || media != "application/json" {

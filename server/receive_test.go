@@ -192,6 +192,17 @@ func TestReceiveKeyIsRequiredWhenSet(t *testing.T) {
 		assert.Equal(t, `Bearer realm="telemetryd receiver"`, res.header.Get("WWW-Authenticate"))
 	}
 	assert.Equal(t, http.StatusCreated, e.post(body, "application/json", key).status)
+
+	// A sender whose endpoint URL carries the key: https://fleet:<key>@….
+	basic := func(user, password string) int {
+		req, err := http.NewRequest(http.MethodPost, e.url+"/v1/snapshots", bytes.NewReader(storetest.NewSnapshot(t, "dep-basic", time.Now(), nil, 100).RemoteBody()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(user, password)
+		return e.do(req).status
+	}
+	assert.Equal(t, http.StatusUnauthorized, basic(key, "not the key"), "the key goes in the password")
+	assert.Equal(t, http.StatusCreated, basic("fleet", key))
 	assert.NotContains(t, e.logs.String(), key, "the receive key reached the logs")
 }
 

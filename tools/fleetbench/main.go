@@ -78,8 +78,9 @@ func cmpOr(a, b string) string {
 var ingestOnly bool
 
 func run(ctx context.Context, binary, neo4jURI string, backends []string) error {
-	fmt.Printf("telemetryd fleet bench: receiver ingest from %d senders (bodies of about %d bytes), and pages of %d deployments with %d deployments x %d days stored\n",
-		senders, dataSize+400, pageSize, fleetDeployments, days)
+	load, _ := os.ReadFile("/proc/loadavg") // the machine's other work moves these figures
+	fmt.Printf("telemetryd fleet bench: receiver ingest from %d senders (bodies of about %d bytes), and pages of %d deployments with %d deployments x %d days stored; load average %s\n",
+		senders, dataSize+400, pageSize, fleetDeployments, days, strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
 	for _, backend := range backends {
 		b, err := prepare(ctx, backend, neo4jURI)
 		if err != nil {
