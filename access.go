@@ -71,6 +71,10 @@ type Token struct {
 	ExpiresAt  time.Time
 	LastUsedAt time.Time
 	RevokedAt  time.Time
+	// Session groups a refresh token with those it was exchanged for: a
+	// login starts a session, each rotation passes it on, and spending a
+	// rotated token again ends every token of it. Empty for API tokens.
+	Session string
 }
 
 // Active reports whether t may be used at now.

@@ -82,8 +82,9 @@ type Config struct {
 // it with New and call Bootstrap before serving.
 //
 // At most GOMAXPROCS bcrypt hashes and comparisons run at once per
-// Service; Login and CreateAccount wait for their turn until their context
-// ends, and then return EUNAVAILABLE.
+// Service, behind a short queue shared fairly between source addresses
+// (see bcryptGate); Login and CreateAccount return EUNAVAILABLE at once
+// when it has no room, or when their context ends while they wait.
 type Service struct {
 	store      Store
 	log        *slog.Logger
@@ -97,9 +98,8 @@ type Service struct {
 	cache    accessCache
 	throttle *throttle
 
-	// bcryptSlots holds one value per bcrypt hash or comparison under way;
-	// its capacity bounds them (see withBcryptSlot).
-	bcryptSlots chan struct{}
+	// bcrypt admits password hashes and comparisons (see withBcryptSlot).
+	bcrypt *bcryptGate
 
 	// dummyHash is compared against when a login names an unknown
 	// account, so answering takes as long as for a known one.
@@ -134,8 +134,8 @@ func New(c Config) *Service {
 		s.cost = DefaultPasswordCost
 	}
 	s.cache = accessCache{load: s.store.Access, now: s.now}
-	s.throttle = newThrottle(maxThrottled)
-	s.bcryptSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	s.throttle = &throttle{}
+	s.bcrypt = newBcryptGate(max(1, runtime.GOMAXPROCS(0)))
 	s.dummyHash = sync.OnceValue(func() []byte {
 		h, err := hashPassword(randomString(24), s.cost)
 		if err != nil {

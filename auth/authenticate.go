@@ -19,9 +19,16 @@ const (
 	refreshTokenPrefix = "tdr_"
 )
 
-// errInvalidToken is the one answer to every refused bearer token: which
-// check failed goes to the debug log only, so probing learns nothing.
+// errInvalidToken is the one answer to every refused bearer token but
+// one: which check failed goes to the debug log only, so probing learns
+// nothing.
 var errInvalidToken = telemetryd.Errorf(telemetryd.EUNAUTHENTICATED, "invalid or expired token")
+
+// ErrExpiredSignature answers an access token that this server signed and
+// that was valid in every other way until it expired. Its message is the
+// one Infrahub's clients recognise to refresh their access token; it tells
+// a prober only that the signature was right but old.
+var ErrExpiredSignature = telemetryd.Errorf(telemetryd.EUNAUTHENTICATED, "Expired Signature")
 
 // Authenticate returns the caller a bearer token identifies: a JWT access
 // token or a "tdk_" API token. The account must exist and be enabled, and
@@ -32,8 +39,10 @@ var errInvalidToken = telemetryd.Errorf(telemetryd.EUNAUTHENTICATED, "invalid or
 // keeps only the roles it carries that the account still holds; an API
 // token has the account's current roles.
 //
-// EUNAUTHENTICATED "invalid or expired token" for any refused token;
-// another code (EUNAVAILABLE) when the store could not be asked.
+// EUNAUTHENTICATED ErrExpiredSignature for an access token that is
+// correctly signed and only expired, "invalid or expired token" for any
+// other refused token; another code (EUNAVAILABLE) when the store could
+// not be asked.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
 	if bearer == "" || len(bearer) > maxTokenLength {
 		return nil, s.refuse(ctx, "empty or over-long token", nil)
@@ -58,6 +67,10 @@ func (s *Service) authenticateAccessToken(ctx context.Context, bearer string) (*
 	claims, err := s.parseAccess(bearer)
 	if errors.Is(err, errNotBootstrapped) {
 		return nil, err
+	}
+	if errors.Is(err, errOnlyExpired) {
+		s.log.LogAttrs(ctx, slog.LevelDebug, "token refused: expired access token")
+		return nil, ErrExpiredSignature
 	}
 	if err != nil {
 		return nil, s.refuse(ctx, "invalid access token", err)
@@ -116,6 +129,20 @@ func (s *Service) authenticateAPIToken(ctx context.Context, bearer string) (*Pri
 // value, when it is active. errInvalidToken otherwise; store failures
 // other than "not found" pass through.
 func (s *Service) activeToken(ctx context.Context, value string, kind telemetryd.TokenKind) (*telemetryd.Token, error) {
+	tok, err := s.storedToken(ctx, value, kind)
+	if err != nil {
+		return nil, err
+	}
+	if !tok.Active(s.now()) {
+		return nil, s.refuse(ctx, "revoked or expired token", nil, slog.String("token_id", tok.ID))
+	}
+	return tok, nil
+}
+
+// storedToken returns the stored opaque token of the kind whose value is
+// value, active or not. errInvalidToken when there is none; store
+// failures other than "not found" pass through.
+func (s *Service) storedToken(ctx context.Context, value string, kind telemetryd.TokenKind) (*telemetryd.Token, error) {
 	if value == "" || len(value) > maxTokenLength {
 		return nil, s.refuse(ctx, "empty or over-long token", nil)
 	}
@@ -128,9 +155,6 @@ func (s *Service) activeToken(ctx context.Context, value string, kind telemetryd
 	}
 	if tok.Kind != kind {
 		return nil, s.refuse(ctx, "token of kind "+string(tok.Kind)+" used as "+string(kind), nil, slog.String("token_id", tok.ID))
-	}
-	if !tok.Active(s.now()) {
-		return nil, s.refuse(ctx, "revoked or expired token", nil, slog.String("token_id", tok.ID))
 	}
 	return tok, nil
 }

@@ -5,6 +5,7 @@ package auth
 
 import (
 	"context"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -154,8 +155,8 @@ func TestConcurrentCallersShareOneLoad(t *testing.T) {
 }
 
 func TestBcryptSlotsBoundConcurrentWork(t *testing.T) {
-	s := &Service{bcryptSlots: make(chan struct{}, 1)}
-	s.bcryptSlots <- struct{}{} // the one slot is taken
+	s := &Service{bcrypt: newBcryptGate(1)}
+	s.bcrypt.slots <- struct{}{} // the one slot is taken
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -166,10 +167,10 @@ func TestBcryptSlotsBoundConcurrentWork(t *testing.T) {
 	assert.False(t, ran)
 
 	go func() { done <- s.withBcryptSlot(context.Background(), func() { ran = true }) }()
-	<-s.bcryptSlots // the work under way ends
+	<-s.bcrypt.slots // the work under way ends
 	require.NoError(t, <-done)
 	assert.True(t, ran, "a waiting caller runs once a slot is free")
-	assert.Empty(t, s.bcryptSlots, "and frees its slot")
+	assert.Empty(t, s.bcrypt.slots, "and frees its slot")
 }
 
 // signalingStore tells the test each time the accounts were read.
@@ -198,11 +199,11 @@ func TestABusyLoginDoesNotCountAgainstTheThrottle(t *testing.T) {
 	for len(ss.read) > 0 {
 		<-ss.read
 	}
-	assert.Equal(t, runtime.GOMAXPROCS(0), cap(s.bcryptSlots))
+	assert.Equal(t, runtime.GOMAXPROCS(0), cap(s.bcrypt.slots))
 
 	// Every slot is taken by work under way.
-	for range cap(s.bcryptSlots) {
-		s.bcryptSlots <- struct{}{}
+	for range cap(s.bcrypt.slots) {
+		s.bcrypt.slots <- struct{}{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -216,8 +217,8 @@ func TestABusyLoginDoesNotCountAgainstTheThrottle(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, telemetryd.EUNAVAILABLE, telemetryd.ErrorCode(err), "error: %v", err)
 
-	for range cap(s.bcryptSlots) {
-		<-s.bcryptSlots
+	for range cap(s.bcrypt.slots) {
+		<-s.bcrypt.slots
 	}
 	// The busy attempt checked no password, so it did not count against
 	// the throttle: after four failures the fifth attempt still gets in.
@@ -227,4 +228,52 @@ func TestABusyLoginDoesNotCountAgainstTheThrottle(t *testing.T) {
 	}
 	_, err = s.Login(context.Background(), telemetryd.AdminUsername, password)
 	require.NoError(t, err)
+}
+
+// waitFor polls cond until it holds, failing after a deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("timed out waiting until " + what)
+		}
+	}
+}
+
+func TestTheBcryptQueueFailsFastAndSharesPlacesBetweenSources(t *testing.T) {
+	s := &Service{bcrypt: newBcryptGate(1)} // one slot, two waiting places, two places per source
+	from := func(addr string) context.Context {
+		return WithSource(context.Background(), netip.MustParseAddr(addr))
+	}
+	waiting := func() int {
+		s.bcrypt.mu.Lock()
+		defer s.bcrypt.mu.Unlock()
+		return s.bcrypt.waiting
+	}
+
+	release := make(chan struct{})
+	done := make(chan error, 3)
+	go func() { done <- s.withBcryptSlot(from("192.0.2.1"), func() { <-release }) }()
+	waitFor(t, "the first comparison runs", func() bool { return len(s.bcrypt.slots) == 1 })
+	go func() { done <- s.withBcryptSlot(from("192.0.2.1"), func() {}) }()
+	waitFor(t, "a second one from the same source waits", func() bool { return waiting() == 1 })
+
+	assert.Equal(t, errBusy, s.withBcryptSlot(from("192.0.2.1"), func() {}),
+		"a source holding its share is refused at once, not queued")
+	go func() { done <- s.withBcryptSlot(from("198.51.100.7"), func() {}) }()
+	waitFor(t, "another source still finds a place", func() bool { return waiting() == 2 })
+	assert.Equal(t, errBusy, s.withBcryptSlot(from("203.0.113.9"), func() {}),
+		"a full queue refuses at once")
+
+	close(release)
+	for range 3 {
+		require.NoError(t, <-done, "everyone admitted gets their turn")
+	}
+	assert.Empty(t, s.bcrypt.held, "every place is given back")
+	assert.Zero(t, waiting())
 }

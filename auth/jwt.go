@@ -32,10 +32,10 @@ type accessClaims struct {
 	jwt.RegisteredClaims
 }
 
-// parser accepts only what signAccess produces; every option closes a
-// known JWT pitfall (alg confusion, alg none, tokens without expiry or
-// minted for another service).
-func (s *Service) parser() *jwt.Parser {
+// parser accepts only what signAccess produces, as of the time now
+// returns; every option closes a known JWT pitfall (alg confusion, alg
+// none, tokens without expiry or minted for another service).
+func (s *Service) parser(now func() time.Time) *jwt.Parser {
 	return jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
@@ -43,7 +43,7 @@ func (s *Service) parser() *jwt.Parser {
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(leeway),
-		jwt.WithTimeFunc(s.now),
+		jwt.WithTimeFunc(now),
 	)
 }
 
@@ -89,15 +89,30 @@ func (s *Service) signAccess(acc *telemetryd.Account) (string, time.Time, error)
 	return token, exp, nil
 }
 
+// errOnlyExpired says an access token is correctly signed and was valid
+// in every other way at its expiry.
+var errOnlyExpired = errors.New("access token expired")
+
 // parseAccess verifies an access token and returns its claims. Its errors
-// say what failed, for the debug log only.
+// say what failed, for the debug log only; errOnlyExpired when the token
+// would have been accepted at the moment it expired.
 func (s *Service) parseAccess(token string) (*accessClaims, error) {
 	key, err := s.key()
 	if err != nil {
 		return nil, err
 	}
+	keyFunc := func(*jwt.Token) (any, error) { return key, nil }
 	claims := &accessClaims{}
-	_, err = s.parser().ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return key, nil })
+	_, err = s.parser(s.now).ParseWithClaims(token, claims, keyFunc)
+	if errors.Is(err, jwt.ErrTokenExpired) && claims.ExpiresAt != nil {
+		// The signature was verified before the claims. Validated again
+		// as of its expiry, every other claim must hold too.
+		exp := claims.ExpiresAt.Time
+		again := &accessClaims{}
+		if _, errAtExpiry := s.parser(func() time.Time { return exp }).ParseWithClaims(token, again, keyFunc); errAtExpiry == nil && again.Subject != "" {
+			return nil, errOnlyExpired
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -99,9 +99,13 @@ func TestAuthenticateRefusesBadAccessTokens(t *testing.T) {
 		{"RS256 signed with an RSA key is refused", sign(t, jwt.SigningMethodRS256, rsaKey, valid)},
 		{"an RS256 header over an HMAC signature is refused", confused},
 		{"a wrong secret is refused", sign(t, jwt.SigningMethodHS256, []byte("another secret of thirty-two bytes!!"), valid)},
-		{"an expired token is refused", sign(t, jwt.SigningMethodHS256, secret, with(valid, func(c jwt.MapClaims) {
-			c["iat"], c["nbf"], c["exp"] = start.Add(-time.Hour).Unix(), start.Add(-time.Hour).Unix(), start.Add(-31*time.Second).Unix()
-		}))},
+		// Only a right signature over otherwise valid claims earns the
+		// "Expired Signature" answer; expired and wrong is just wrong.
+		{"an expired token with a wrong secret is refused", sign(t, jwt.SigningMethodHS256, []byte("another secret of thirty-two bytes!!"), expired(valid))},
+		{"an expired token with a wrong audience is refused", sign(t, jwt.SigningMethodHS256, secret, with(expired(valid), func(c jwt.MapClaims) { c["aud"] = []string{"another-service"} }))},
+		{"an expired token without subject is refused", sign(t, jwt.SigningMethodHS256, secret, with(expired(valid), func(c jwt.MapClaims) { delete(c, "sub") }))},
+		{"an expired token issued after its expiry is refused", sign(t, jwt.SigningMethodHS256, secret, with(expired(valid), func(c jwt.MapClaims) { c["iat"] = start.Unix() }))},
+		{"an expired token signed with HS512 is refused", sign(t, jwt.SigningMethodHS512, secret, expired(valid))},
 		{"a token without exp is refused", sign(t, jwt.SigningMethodHS256, secret, with(valid, func(c jwt.MapClaims) { delete(c, "exp") }))},
 		{"a wrong issuer is refused", sign(t, jwt.SigningMethodHS256, secret, with(valid, func(c jwt.MapClaims) { c["iss"] = "someone-else" }))},
 		{"a wrong audience is refused", sign(t, jwt.SigningMethodHS256, secret, with(valid, func(c jwt.MapClaims) { c["aud"] = []string{"another-service"} }))},
@@ -127,6 +131,23 @@ func TestAuthenticateRefusesBadAccessTokens(t *testing.T) {
 	}
 }
 
+// expired returns claims that expired 31 seconds ago, beyond the leeway.
+func expired(claims jwt.MapClaims) jwt.MapClaims {
+	return with(claims, func(c jwt.MapClaims) {
+		c["iat"], c["nbf"], c["exp"] = start.Add(-time.Hour).Unix(), start.Add(-time.Hour).Unix(), start.Add(-31*time.Second).Unix()
+	})
+}
+
+func TestACorrectlySignedExpiredTokenGetsExpiredSignature(t *testing.T) {
+	e := newEnv(t)
+	readerCtx := e.user(t, "reader", telemetryd.ReadTelemetry)
+	reader, _ := auth.FromContext(readerCtx)
+	token := sign(t, jwt.SigningMethodHS256, []byte(testSecret), expired(claimsFor(reader.AccountID, "reader", "reader-role")))
+	_, err := e.svc.Authenticate(context.Background(), token)
+	requireCode(t, telemetryd.EUNAUTHENTICATED, err)
+	assert.Equal(t, "Expired Signature", telemetryd.ErrorMessage(err), "Infrahub's clients refresh on exactly this message")
+}
+
 func TestAccessTokensExpireAfterTheirTTLAndLeeway(t *testing.T) {
 	e := newEnv(t)
 	tokens := e.login(t, telemetryd.AdminUsername, adminPassword)
@@ -139,6 +160,7 @@ func TestAccessTokensExpireAfterTheirTTLAndLeeway(t *testing.T) {
 	e.clock.Advance(11 * time.Second)
 	_, err = e.svc.Authenticate(context.Background(), tokens.AccessToken)
 	requireCode(t, telemetryd.EUNAUTHENTICATED, err)
+	assert.Equal(t, "Expired Signature", telemetryd.ErrorMessage(err))
 }
 
 func TestAccessTokensCarryTheContractClaims(t *testing.T) {

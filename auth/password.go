@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -58,27 +59,93 @@ func ValidateRoleName(n string) error {
 	return nil
 }
 
-// errBusy answers a request that gave up waiting for a bcrypt slot.
+// errBusy answers a request that found no room for its bcrypt work.
 // EUNAVAILABLE (503) rather than ETOOMANYREQUESTS: the server as a whole is
 // saturated, not this client or username over a limit, and ETOOMANYREQUESTS
-// already means a throttled username to Login's callers.
+// already means a throttled login to Login's callers.
 var errBusy = telemetryd.Errorf(telemetryd.EUNAVAILABLE, "the server is busy checking passwords; try again shortly")
 
-// withBcryptSlot runs fn, which hashes or compares a password, while holding
-// one of the service's bcrypt slots. bcrypt is slow by design (about 250 ms
-// at cost 12), so without a bound concurrent logins could take every CPU
-// and starve the rest of the server. It waits for a slot until ctx ends,
-// then returns errBusy.
+// bcryptGate admits password hashes and comparisons. bcrypt is slow by
+// design (about 250 ms at cost 12), so without a bound concurrent logins
+// could take every CPU and starve the rest of the server; and with a long
+// queue, a flood of logins would make everyone wait behind it. So:
+//   - at most len(slots) run at once (GOMAXPROCS);
+//   - at most maxWaiting wait for a slot, in arrival order; the rest fail
+//     at once, so no one waits more than a few bcrypt durations;
+//   - one source holds at most perSource of the running and waiting
+//     places, so a flood from one address leaves room for everyone else.
+type bcryptGate struct {
+	slots      chan struct{}
+	maxWaiting int
+	perSource  int
+
+	mu      sync.Mutex
+	waiting int
+	held    map[string]int // running or waiting, by sourceKey
+}
+
+func newBcryptGate(slots int) *bcryptGate {
+	return &bcryptGate{
+		slots:      make(chan struct{}, slots),
+		maxWaiting: 2 * slots,
+		perSource:  slots + 1,
+		held:       make(map[string]int),
+	}
+}
+
+// admit reserves a place for source: false when the queue or the
+// source's share is full.
+func (g *bcryptGate) admit(source string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.waiting >= g.maxWaiting || g.held[source] >= g.perSource {
+		return false
+	}
+	g.waiting++
+	g.held[source]++
+	return true
+}
+
+// leave gives back source's place; wasWaiting when it never got a slot.
+func (g *bcryptGate) leave(source string, wasWaiting bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if wasWaiting {
+		g.waiting--
+	}
+	if g.held[source]--; g.held[source] <= 0 {
+		delete(g.held, source)
+	}
+}
+
+// started turns a waiting place into a running one.
+func (g *bcryptGate) started() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.waiting--
+}
+
+// withBcryptSlot runs fn, which hashes or compares a password, in a
+// bcrypt slot, for the source the context carries (see WithSource). It
+// returns errBusy at once when the gate has no room for the source, or
+// when ctx ends while waiting.
 func (s *Service) withBcryptSlot(ctx context.Context, fn func()) error {
-	if ctx.Err() != nil {
+	g := s.bcrypt
+	source := sourceKey(Source(ctx))
+	if ctx.Err() != nil || !g.admit(source) {
 		return errBusy
 	}
 	select {
-	case s.bcryptSlots <- struct{}{}:
+	case g.slots <- struct{}{}:
+		g.started()
 	case <-ctx.Done():
+		g.leave(source, true)
 		return errBusy
 	}
-	defer func() { <-s.bcryptSlots }()
+	defer func() {
+		<-g.slots
+		g.leave(source, false)
+	}()
 	fn()
 	return nil
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/telemetryd/telemetryd"
@@ -40,7 +41,22 @@ type contextKey int
 const (
 	principalKey contextKey = iota
 	authErrorKey
+	sourceKeyCtx
 )
+
+// WithSource returns ctx carrying the network address the request came
+// from. The server computes it once per request (see server.SourceOf);
+// Login throttles failures and admits bcrypt work per source.
+func WithSource(ctx context.Context, addr netip.Addr) context.Context {
+	return context.WithValue(ctx, sourceKeyCtx, addr)
+}
+
+// Source returns the address WithSource put in ctx; the zero Addr, one
+// unknown source, without one.
+func Source(ctx context.Context) netip.Addr {
+	a, _ := ctx.Value(sourceKeyCtx).(netip.Addr)
+	return a
+}
 
 // NewContext returns ctx carrying p as the caller.
 func NewContext(ctx context.Context, p *Principal) context.Context {
@@ -113,28 +129,65 @@ func requireAny(ctx context.Context, perms ...telemetryd.Permission) (*Principal
 	return nil, telemetryd.Errorf(telemetryd.EFORBIDDEN, "requires permission %s", strings.Join(names, " or "))
 }
 
+// APIKeyHeader carries an API token the way Infrahub's clients send one.
+const APIKeyHeader = "X-INFRAHUB-KEY"
+
 // Middleware authenticates the request's "Authorization: Bearer <token>"
-// header and passes the request on with the caller in its context (see
-// FromContext), or, for a bad token, with the reason in its context (see
-// AuthError). A request without the header passes on anonymous. It never
-// answers a request itself: the transports decide what an absent caller
-// means.
+// header and its "X-INFRAHUB-KEY: tdk_…" header, and passes the request on
+// with the caller in its context (see FromContext), or, for a bad token,
+// with the reason in its context (see AuthError). When both headers come
+// they must name the same account, else the request is refused as for a
+// bad token; the caller is then the one of the Authorization header. A
+// request with neither passes on anonymous. It never answers a request
+// itself: the transports decide what an absent caller means.
 func (s *Service) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		header := r.Header.Get("Authorization")
-		if header == "" {
+		header, key := r.Header.Get("Authorization"), r.Header.Get(APIKeyHeader)
+		if header == "" && key == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
 		ctx := r.Context()
-		scheme, token, ok := strings.Cut(header, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			ctx = withAuthError(ctx, telemetryd.Errorf(telemetryd.EUNAUTHENTICATED, "the Authorization header must be \"Bearer <token>\""))
-		} else if p, err := s.Authenticate(ctx, strings.TrimSpace(token)); err != nil {
+		if p, err := s.authenticateHeaders(ctx, header, key); err != nil {
 			ctx = withAuthError(ctx, err)
 		} else {
 			ctx = NewContext(ctx, p)
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// authenticateHeaders returns the caller named by the Authorization and
+// X-INFRAHUB-KEY header values, either of which may be empty.
+func (s *Service) authenticateHeaders(ctx context.Context, header, key string) (*Principal, error) {
+	var bearer *Principal
+	if header != "" {
+		scheme, token, ok := strings.Cut(header, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return nil, telemetryd.Errorf(telemetryd.EUNAUTHENTICATED, "the Authorization header must be \"Bearer <token>\"")
+		}
+		p, err := s.Authenticate(ctx, strings.TrimSpace(token))
+		if err != nil {
+			return nil, err
+		}
+		bearer = p
+	}
+	if key == "" {
+		return bearer, nil
+	}
+	key = strings.TrimSpace(key)
+	if !strings.HasPrefix(key, APITokenPrefix) {
+		return nil, s.refuse(ctx, APIKeyHeader+" without an API token", nil)
+	}
+	p, err := s.Authenticate(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if bearer == nil {
+		return p, nil
+	}
+	if bearer.AccountID != p.AccountID {
+		return nil, s.refuse(ctx, "Authorization and "+APIKeyHeader+" name different accounts", nil)
+	}
+	return bearer, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -76,13 +77,16 @@ type requestInfo struct {
 
 type requestInfoKey struct{}
 
-// observe counts and times every request, writes one access log line
+// observe counts and times every request, puts its source address in its
+// context (see TrustedProxies.SourceOf), writes one access log line
 // without credentials or query values, and counts API activity.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		info := &requestInfo{}
-		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		source := s.TrustedProxies.SourceOf(r)
+		ctx := auth.WithSource(context.WithValue(r.Context(), requestInfoKey{}, info), source)
+		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
@@ -105,8 +109,16 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.Counter.Count(activity.ServerErrors)
 		}
 		s.Logger.Info("http request", "method", r.Method, "path", r.URL.Path, "route", route,
-			"status", rec.status, "bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "user", info.user)
+			"status", rec.status, "bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "user", info.user, "source", sourceString(source))
 	})
+}
+
+// sourceString is how the access log writes a source address.
+func sourceString(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	return a.String()
 }
 
 // identify tells observe who the authenticated caller is.

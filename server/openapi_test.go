@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,28 +44,44 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 	}
 	assert.ElementsMatch(t, server.Routes, documented, "every REST route is documented, and only those")
 
+	refresh := e.restLogin("admin", adminPassword).RefreshToken
+	spent := e.restLogin("admin", adminPassword).RefreshToken
+	e.post("/api/auth/logout", "Bearer "+spent, "")
+
 	cases := []struct {
-		name, path, token string
-		status            int
+		name, method, path string
+		header             map[string]string
+		body               string
+		status             int
 	}{
-		{"a listing", "/api/telemetry/snapshots?limit=2&start_date=2026-04-01", reader, http.StatusOK},
-		{"an empty listing", "/api/telemetry/snapshots?start_date=2030-01-01", reader, http.StatusOK},
-		{"a bad parameter", "/api/telemetry/snapshots?limit=0", reader, http.StatusUnprocessableEntity},
-		{"no token", "/api/telemetry/snapshots", "", http.StatusUnauthorized},
-		{"no permission", "/api/telemetry/snapshots", nobody, http.StatusForbidden},
-		{"one snapshot", "/api/telemetry/snapshots/" + snaps[0].ID, reader, http.StatusOK},
-		{"an unknown snapshot", "/api/telemetry/snapshots/0f8e2a4c-3b1d-4e5f-9a7b-1c2d3e4f5a6b", reader, http.StatusNotFound},
-		{"the preview", "/api/telemetry/preview", reader, http.StatusOK},
+		{"a listing", "GET", "/api/telemetry/snapshots?limit=2&start_date=2026-04-01", bearer(reader), "", http.StatusOK},
+		{"an empty listing", "GET", "/api/telemetry/snapshots?start_date=2030-01-01", bearer(reader), "", http.StatusOK},
+		{"a bad parameter", "GET", "/api/telemetry/snapshots?limit=0", bearer(reader), "", http.StatusUnprocessableEntity},
+		{"no token", "GET", "/api/telemetry/snapshots", nil, "", http.StatusUnauthorized},
+		{"no permission", "GET", "/api/telemetry/snapshots", bearer(nobody), "", http.StatusForbidden},
+		{"one snapshot", "GET", "/api/telemetry/snapshots/" + snaps[0].ID, bearer(reader), "", http.StatusOK},
+		{"an unknown snapshot", "GET", "/api/telemetry/snapshots/0f8e2a4c-3b1d-4e5f-9a7b-1c2d3e4f5a6b", bearer(reader), "", http.StatusNotFound},
+		{"the preview", "GET", "/api/telemetry/preview", bearer(reader), "", http.StatusOK},
+		{"a login", "POST", "/api/auth/login", jsonBody, `{"username": "reader", "password": "` + adminPassword + `"}`, http.StatusOK},
+		{"a wrong password", "POST", "/api/auth/login", jsonBody, `{"username": "reader", "password": "wrong password!!"}`, http.StatusUnauthorized},
+		{"a login without password", "POST", "/api/auth/login", jsonBody, `{"username": "reader"}`, http.StatusUnprocessableEntity},
+		{"a login as a form", "POST", "/api/auth/login", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, `username=reader`, http.StatusUnsupportedMediaType},
+		{"a refresh", "POST", "/api/auth/refresh", bearer(refresh), "", http.StatusOK},
+		{"a refresh with the cookie", "POST", "/api/auth/refresh", map[string]string{"Cookie": server.RefreshCookie + "=" + refresh}, "", http.StatusOK},
+		{"a refresh of an ended session", "POST", "/api/auth/refresh", bearer(spent), "", http.StatusUnauthorized},
+		{"a logout", "POST", "/api/auth/logout", bearer(refresh), "", http.StatusOK},
+		{"a logout without a session", "POST", "/api/auth/logout", nil, "", http.StatusOK},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodGet, e.url+tc.path, nil)
+			req, err := http.NewRequest(tc.method, e.url+tc.path, strings.NewReader(tc.body))
 			require.NoError(t, err)
-			if tc.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tc.token)
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
 			}
 			res := e.do(req)
 			require.Equal(t, tc.status, res.status, "body: %s", res.body)
+			req.Body = io.NopCloser(strings.NewReader(tc.body)) // read again by the validation
 
 			route, params, err := router.FindRoute(req)
 			require.NoError(t, err)
@@ -72,7 +89,7 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 				Request: req, PathParams: params, Route: route,
 				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 			}
-			if tc.status != http.StatusUnprocessableEntity {
+			if tc.status != http.StatusUnprocessableEntity && tc.status != http.StatusUnsupportedMediaType {
 				require.NoError(t, openapi3filter.ValidateRequest(context.Background(), input))
 			}
 			require.NoError(t, openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
@@ -84,4 +101,10 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 			}))
 		})
 	}
+}
+
+var jsonBody = map[string]string{"Content-Type": "application/json"}
+
+func bearer(token string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + token}
 }

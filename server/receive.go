@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/auth"
 	"github.com/telemetryd/telemetryd/fleet"
 )
 
@@ -102,15 +102,6 @@ func (rc *receiving) now() time.Time {
 	return time.Now()
 }
 
-// sourceOf is the address a request counts against in the rate limit.
-func sourceOf(r *http.Request) netip.Addr {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return peer.Addr().Unmap()
-}
-
 // authorized reports whether the request carries the receive key, when
 // one is set: as a bearer token, or as the password of basic
 // authentication, which is what telemetryd's own sender sends for an
@@ -131,7 +122,8 @@ func (rc *receiving) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], rc.key[:]) == 1 && ok
 }
 
-// ServeHTTP checks, in order: the rate limit (429), the key (401), the
+// ServeHTTP checks, in order: the rate limit (429) of the request's
+// source (see TrustedProxies.SourceOf), the key (401), the
 // content type (415), the size (413), that the body is JSON (400), and
 // the record (422, naming the member); then stores it: 201 when new,
 // 200 when it was received before, 409 on a conflict.
@@ -140,7 +132,7 @@ func (rc *receiving) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.received.WithLabelValues(outcome).Inc()
 		writeError(w, status, message)
 	}
-	if ok, wait := rc.limit.allow(sourceOf(r), rc.now()); !ok {
+	if ok, wait := rc.limit.allow(auth.Source(r.Context()), rc.now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
 		reject(outcomeRateLimited, http.StatusTooManyRequests, "too many snapshots from this address: at most "+strconv.Itoa(ReceiveRate)+" a minute")
 		return

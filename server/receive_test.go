@@ -50,35 +50,30 @@ func (c *clock) advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// receiving configures the server to receive snapshots with key, on
-// clock c (nil for the real one).
-func receiving(key string, c *clock) func(*server.Server) {
-	return func(s *server.Server) {
-		var now func() time.Time
-		if c != nil {
-			now = c.Now
-		}
-		s.Receiver = &server.Receiver{Fleet: &fleet.Service{Store: s.Store.(store.Store), Now: now}, Key: key, Now: now}
+// receiving is a server receiving snapshots with key, on clock c (nil
+// for the real one).
+func receiving(key string, c *clock) options {
+	o := options{receive: true, receiveKey: key}
+	if c != nil {
+		o.receiveNow = c.Now
 	}
+	return o
 }
 
-// post sends body to the receive route with the content type and key.
-func (e *env) post(body []byte, contentType, key string) response {
+// postSnapshot sends body to the receive route with the content type
+// and, when not empty, the receive key as a bearer token.
+func (e *env) postSnapshot(body []byte, contentType, key string) response {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.url+"/v1/snapshots", bytes.NewReader(body))
-	require.NoError(e.t, err)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
+	authorization := ""
 	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+		authorization = "Bearer " + key
 	}
-	return e.do(req)
+	return e.post("/v1/snapshots", authorization, string(body), "Content-Type", contentType)
 }
 
 func (e *env) send(s *telemetryd.Snapshot) response {
 	e.t.Helper()
-	return e.post(s.RemoteBody(), "application/json", "")
+	return e.postSnapshot(s.RemoteBody(), "application/json", "")
 }
 
 var day = time.Date(2026, 3, 1, 2, 17, 5, 123456000, time.UTC)
@@ -86,7 +81,7 @@ var day = time.Date(2026, 3, 1, 2, 17, 5, 123456000, time.UTC)
 func TestReceiverStoresEachSnapshotOnceAsSent(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, st store.Store) {
 		c := &clock{now: day.Add(time.Hour)}
-		e := startOn(t, st, receiving("", c))
+		e := startWith(t, st, receiving("", c))
 		s := storetest.NewSnapshot(t, "dep-fleet", day, nil, 500)
 
 		first := e.send(s)
@@ -109,7 +104,7 @@ func TestReceiverStoresEachSnapshotOnceAsSent(t *testing.T) {
 
 func TestReceiverRejectsEachProblemWithItsOwnStatus(t *testing.T) {
 	c := &clock{now: day.Add(time.Hour)}
-	e := startOn(t, embeddedStore(t), receiving("", c))
+	e := startWith(t, embeddedStore(t), receiving("", c))
 	stored := storetest.NewSnapshot(t, "dep-fleet", day, nil, 100)
 	require.Equal(t, http.StatusCreated, e.send(stored).status)
 
@@ -149,7 +144,7 @@ func TestReceiverRejectsEachProblemWithItsOwnStatus(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res := e.post([]byte(tc.body), tc.contentType, "")
+			res := e.postSnapshot([]byte(tc.body), tc.contentType, "")
 			require.Equal(t, tc.status, res.status, "body: %s", res.body)
 			if tc.names != "" {
 				assert.Contains(t, res.errorMessage(t), tc.names)
@@ -183,15 +178,15 @@ func TestReceiverIsOffUnlessEnabled(t *testing.T) {
 
 func TestReceiveKeyIsRequiredWhenSet(t *testing.T) {
 	const key = "receive-key-of-the-fleet"
-	e := startOn(t, embeddedStore(t), receiving(key, nil))
+	e := startWith(t, embeddedStore(t), receiving(key, nil))
 	body := storetest.NewSnapshot(t, "dep-fleet", time.Now(), nil, 100).RemoteBody()
 
 	for name, k := range map[string]string{"no key": "", "a wrong key": "receive-key-of-another-fleet", "a prefix of the key": key[:8]} {
-		res := e.post(body, "application/json", k)
+		res := e.postSnapshot(body, "application/json", k)
 		assert.Equal(t, http.StatusUnauthorized, res.status, name)
 		assert.Equal(t, `Bearer realm="telemetryd receiver"`, res.header.Get("WWW-Authenticate"))
 	}
-	assert.Equal(t, http.StatusCreated, e.post(body, "application/json", key).status)
+	assert.Equal(t, http.StatusCreated, e.postSnapshot(body, "application/json", key).status)
 
 	// A sender whose endpoint URL carries the key: https://fleet:<key>@….
 	basic := func(user, password string) int {
@@ -208,27 +203,27 @@ func TestReceiveKeyIsRequiredWhenSet(t *testing.T) {
 
 func TestReceiverLimitsEachAddressToSixtyAMinute(t *testing.T) {
 	c := &clock{now: time.Now()}
-	e := startOn(t, embeddedStore(t), receiving("", c))
+	e := startWith(t, embeddedStore(t), receiving("", c))
 	notARecord := []byte(`{}`)
 	for i := range server.ReceiveRate {
-		require.Equal(t, http.StatusUnprocessableEntity, e.post(notARecord, "application/json", "").status, "request %d", i+1)
+		require.Equal(t, http.StatusUnprocessableEntity, e.postSnapshot(notARecord, "application/json", "").status, "request %d", i+1)
 	}
 
-	res := e.post(notARecord, "application/json", "")
+	res := e.postSnapshot(notARecord, "application/json", "")
 	require.Equal(t, http.StatusTooManyRequests, res.status)
 	assert.Equal(t, "1", res.header.Get("Retry-After"), "one request a second comes free again")
 	assert.Contains(t, res.errorMessage(t), "60 a minute")
 
 	c.advance(time.Second)
-	assert.Equal(t, http.StatusUnprocessableEntity, e.post(notARecord, "application/json", "").status)
-	assert.Equal(t, http.StatusTooManyRequests, e.post(notARecord, "application/json", "").status)
+	assert.Equal(t, http.StatusUnprocessableEntity, e.postSnapshot(notARecord, "application/json", "").status)
+	assert.Equal(t, http.StatusTooManyRequests, e.postSnapshot(notARecord, "application/json", "").status)
 	c.advance(time.Minute)
-	assert.Equal(t, http.StatusUnprocessableEntity, e.post(notARecord, "application/json", "").status, "a minute later the allowance is back")
+	assert.Equal(t, http.StatusUnprocessableEntity, e.postSnapshot(notARecord, "application/json", "").status, "a minute later the allowance is back")
 }
 
 func TestDeploymentsQuery(t *testing.T) {
 	onEachBackend(t, func(t *testing.T, st store.Store) {
-		e := startOn(t, st, receiving("", &clock{now: day.AddDate(0, 0, 10)}))
+		e := startWith(t, st, receiving("", &clock{now: day.AddDate(0, 0, 10)}))
 		chain := storetest.Chain(t, "dep-gap", day, 4, 100)
 		for _, s := range []*telemetryd.Snapshot{chain[0], chain[1], chain[3]} {
 			require.Equal(t, http.StatusCreated, e.send(s).status)
@@ -277,4 +272,18 @@ func TestDeploymentsQuery(t *testing.T) {
 		assert.Equal(t, "BAD_USER_INPUT", out.code())
 		assert.Contains(t, out.Errors[0].Message, "limit")
 	})
+}
+
+func TestReceiverLimitsTheClientBehindATrustedProxy(t *testing.T) {
+	o := receiving("", &clock{now: time.Now()})
+	o.trustedProxies = "127.0.0.1/32"
+	e := startWith(t, embeddedStore(t), o)
+	from := func(client string) int {
+		return e.post("/v1/snapshots", "", `{}`, "X-Forwarded-For", client).status
+	}
+	for range server.ReceiveRate {
+		require.Equal(t, http.StatusUnprocessableEntity, from("203.0.113.1"))
+	}
+	assert.Equal(t, http.StatusTooManyRequests, from("203.0.113.1"))
+	assert.Equal(t, http.StatusUnprocessableEntity, from("203.0.113.2"), "another client behind the same proxy has its own allowance")
 }

@@ -102,6 +102,9 @@ func (s *Server) writeDomainError(w http.ResponseWriter, r *http.Request, err er
 		s.Logger.Warn("request could not be served now", "path", r.URL.Path, "err", err)
 	case code == telemetryd.EUNAUTHENTICATED:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="telemetryd"`)
+	case code == telemetryd.ETOOMANYREQUESTS:
+		// Limits count over a minute; Infrahub's clients wait this long.
+		w.Header().Set("Retry-After", "60")
 	}
 	writeError(w, status, telemetryd.ErrorMessage(err))
 }

@@ -53,6 +53,10 @@ type Server struct {
 	GraphQL http.Handler
 	// Counter counts requests and server errors for the daily telemetry.
 	Counter Counter
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; none by default. Handlers find each request's source
+	// address with auth.Source(r.Context()).
+	TrustedProxies TrustedProxies
 	// Receiver, when set, accepts other deployments' snapshots on POST
 	// /v1/snapshots (telemetryd serve --receive).
 	Receiver *Receiver
@@ -116,6 +120,9 @@ var Routes = []string{
 	"GET /api/telemetry/snapshots",
 	"GET /api/telemetry/snapshots/{id}",
 	"GET /api/telemetry/preview",
+	"POST /api/auth/login",
+	"POST /api/auth/refresh",
+	"POST /api/auth/logout",
 }
 
 // Handler returns every route behind the shared middleware. Only the API
@@ -140,7 +147,18 @@ func (s *Server) Handler() http.Handler {
 		Routes[1]: s.handleGetSnapshot,
 		Routes[2]: s.handlePreview,
 	}
+	// The authentication routes read their own credentials, not a caller.
+	session := func(h http.Handler) http.Handler { return withTimeout(limitBody(maxAuthBody, h)) }
+	sessions := map[string]http.Handler{
+		"POST /api/auth/login":   session(requireJSON(http.HandlerFunc(s.handleLogin))),
+		"POST /api/auth/refresh": session(http.HandlerFunc(s.handleRefresh)),
+		"POST /api/auth/logout":  session(http.HandlerFunc(s.handleLogout)),
+	}
 	for _, route := range Routes {
+		if h, ok := sessions[route]; ok {
+			handle(route, h)
+			continue
+		}
 		handle(route, api(rest[route]))
 	}
 	mux.Handle("GET /graphql", api(s.GraphQL))

@@ -52,17 +52,35 @@ func start(t testing.TB) *env {
 	return startOn(t, st)
 }
 
-// startOn starts a server on st; configure, if any, adjusts it before it
-// opens.
-func startOn(t testing.TB, st store.Store, configure ...func(*server.Server)) *env {
+func startOn(t testing.TB, st store.Store) *env {
 	t.Helper()
+	return startWith(t, st, options{})
+}
+
+// options vary the server of a test.
+type options struct {
+	now            func() time.Time // the auth clock; nil is time.Now
+	passwordCost   int              // zero is bcrypt.MinCost
+	trustedProxies string           // --trusted-proxies
+	receive        bool             // --receive
+	receiveKey     string           // --receive-key
+	receiveNow     func() time.Time // the receiver's clock; nil is time.Now
+}
+
+func startWith(t testing.TB, st store.Store, o options) *env {
+	t.Helper()
+	if o.passwordCost == 0 {
+		o.passwordCost = bcrypt.MinCost
+	}
+	proxies, err := server.ParseTrustedProxies(o.trustedProxies)
+	require.NoError(t, err)
 	ctx := context.Background()
 	logs := &logbuffer.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	deploymentID, err := store.DeploymentID(ctx, st)
 	require.NoError(t, err)
 	recorder := activity.New(st, time.Now)
-	authService := auth.New(auth.Config{Store: st, Logger: logger, Counter: recorder, PasswordCost: bcrypt.MinCost})
+	authService := auth.New(auth.Config{Store: st, Logger: logger, Counter: recorder, PasswordCost: o.passwordCost, Now: o.now})
 	_, err = authService.Bootstrap(ctx, adminPassword, strings.Repeat("s", 32))
 	require.NoError(t, err)
 	sender, err := workflows.NewSender(workflows.SenderConfig{Endpoint: "https://telemetry.invalid/v1", Timeout: time.Second})
@@ -73,7 +91,8 @@ func startOn(t testing.TB, st store.Store, configure ...func(*server.Server)) *e
 	}
 	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger}
 	registry := prometheus.NewRegistry()
-	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService, Fleet: &fleet.Service{Store: st, Audit: logger}}, logger, registry)
+	fleetService := &fleet.Service{Store: st, Audit: logger, Now: o.receiveNow}
+	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService, Fleet: fleetService}, logger, registry)
 	require.NoError(t, err)
 	srv := &server.Server{
 		Addr:      "127.0.0.1:0",
@@ -84,9 +103,11 @@ func startOn(t testing.TB, st store.Store, configure ...func(*server.Server)) *e
 		Telemetry: telemetryService,
 		GraphQL:   gql,
 		Counter:   recorder,
+
+		TrustedProxies: proxies,
 	}
-	for _, c := range configure {
-		c(srv)
+	if o.receive {
+		srv.Receiver = &server.Receiver{Fleet: fleetService, Key: o.receiveKey, Now: o.receiveNow}
 	}
 	require.NoError(t, srv.Open())
 	t.Cleanup(func() { srv.Close(context.Background()) })

@@ -14,6 +14,7 @@ import (
 
 	"github.com/telemetryd/telemetryd/auth"
 	"github.com/telemetryd/telemetryd/internal/cli"
+	"github.com/telemetryd/telemetryd/server"
 )
 
 // envName is the environment variable of a flag: --neo4j-uri reads
@@ -101,6 +102,7 @@ type serveConfig struct {
 	TelemetryTimeout   time.Duration
 	TelemetrySchedule  timeOfDay
 	TelemetryRetention days
+	TrustedProxies     server.TrustedProxies
 	Receive            bool
 	ReceiveKey         string
 }
@@ -124,10 +126,11 @@ func (c *serveConfig) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.TelemetryTimeout, "telemetry-timeout", 10*time.Second, "time limit of one remote send")
 	fs.Var(&c.TelemetrySchedule, "telemetry-schedule", "UTC time of day (HH:MM) of the daily snapshot, plus a per-deployment jitter of 0-59 minutes")
 	fs.Var(&c.TelemetryRetention, "telemetry-retention", "delete snapshots older than this after each run, in days (e.g. 1825d); 0 keeps them forever")
+	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default none)")
 	fs.BoolVar(&c.Receive, "receive", false, "also accept other deployments' snapshots on POST /v1/snapshots")
-	fs.StringVar(&c.ReceiveKey, "receive-key", "", "with --receive, the bearer key senders must present (Authorization: Bearer <key>); empty accepts any sender")
+	fs.StringVar(&c.ReceiveKey, "receive-key", "", "with --receive, the key senders must present (Authorization: Bearer <key>, or as basic-auth password); empty accepts any sender")
 	withEnv(fs, "listen", "admin-password", "jwt-secret", "access-token-ttl", "telemetry-remote",
-		"telemetry-endpoint", "telemetry-timeout", "telemetry-schedule", "telemetry-retention", "receive", "receive-key")
+		"telemetry-endpoint", "telemetry-timeout", "telemetry-schedule", "telemetry-retention", "trusted-proxies", "receive", "receive-key")
 }
 
 func (c *serveConfig) validate() error {

@@ -101,6 +101,7 @@ func TestBadConfigurationFailsAtStartNamingTheFlag(t *testing.T) {
 		{"a short JWT secret", env(), []string{"--jwt-secret", "short"}, "--jwt-secret"},
 		{"a plain-http endpoint off this machine", env(), []string{"--telemetry-endpoint", "http://telemetry.example.com/v1"}, "--telemetry-endpoint"},
 		{"a negative timeout", env(), []string{"--telemetry-timeout", "-1s"}, "--telemetry-timeout"},
+		{"a trusted proxy that is no network", env("TELEMETRYD_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"), nil, "--trusted-proxies (from TELEMETRYD_TRUSTED_PROXIES)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -113,6 +113,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		Telemetry: telemetryService,
 		GraphQL:   gql,
 		Counter:   recorder,
+
+		TrustedProxies: cfg.TrustedProxies,
 	}
 	if cfg.Receive {
 		srv.Receiver = &server.Receiver{Fleet: fleetService, Key: cfg.ReceiveKey}

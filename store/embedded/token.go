@@ -24,6 +24,7 @@ type tokenRecord struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 	LastUsedAt time.Time `json:"last_used_at"`
 	RevokedAt  time.Time `json:"revoked_at"`
+	Session    string    `json:"session,omitempty"`
 }
 
 func encodeToken(t *telemetryd.Token) ([]byte, error) {
@@ -33,6 +34,7 @@ func encodeToken(t *telemetryd.Token) ([]byte, error) {
 		ExpiresAt:  telemetryd.Microseconds(t.ExpiresAt),
 		LastUsedAt: telemetryd.Microseconds(t.LastUsedAt),
 		RevokedAt:  telemetryd.Microseconds(t.RevokedAt),
+		Session:    t.Session,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding token %s: %w", t.ID, err)
@@ -48,6 +50,7 @@ func decodeToken(v []byte) (*telemetryd.Token, error) {
 	return &telemetryd.Token{
 		ID: r.ID, Kind: telemetryd.TokenKind(r.Kind), Name: r.Name, AccountID: r.AccountID, Hash: r.Hash,
 		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt,
+		Session: r.Session,
 	}, nil
 }
 

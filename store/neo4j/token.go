@@ -107,6 +107,7 @@ func tokenProps(t *telemetryd.Token) map[string]any {
 		"expires_at":   dateTime(t.ExpiresAt),
 		"last_used_at": dateTime(t.LastUsedAt),
 		"revoked_at":   dateTime(t.RevokedAt),
+		"session":      t.Session,
 	}
 }
 
@@ -126,6 +127,7 @@ func tokenFrom(v any) (*telemetryd.Token, error) {
 		ExpiresAt:  p.time("expires_at"),
 		LastUsedAt: p.time("last_used_at"),
 		RevokedAt:  p.time("revoked_at"),
+		Session:    p.str("session"),
 	}
 	return t, p.err
 }

@@ -860,6 +860,7 @@ func testTokens(t *testing.T, open Opener) {
 		a1 := newToken(telemetryd.APIToken, "acct-1", base)
 		a2 := newToken(telemetryd.APIToken, "acct-1", base.Add(time.Minute))
 		r1 := newToken(telemetryd.RefreshToken, "acct-1", base)
+		r1.Session = "session-1"
 		other := newToken(telemetryd.APIToken, "acct-2", base)
 		for _, tok := range []*telemetryd.Token{a2, r1, other, a1} {
 			require.NoError(t, st.CreateToken(ctx, tok))
@@ -867,6 +868,9 @@ func testTokens(t *testing.T, open Opener) {
 		got, err := st.TokenByHash(ctx, a2.Hash)
 		require.NoError(t, err)
 		assert.Equal(t, a2, got)
+		got, err = st.TokenByHash(ctx, r1.Hash)
+		require.NoError(t, err)
+		assert.Equal(t, r1, got, "a refresh token keeps its session")
 
 		list, err := st.ListTokens(ctx, "acct-1", telemetryd.APIToken)
 		require.NoError(t, err)
