@@ -47,7 +47,7 @@ func TestStats(t *testing.T) {
 	t.Run("counts the store's own labels, each of them", func(t *testing.T) {
 		assert.Equal(t, map[string]int64{
 			"TelemetrySnapshot": 5, "Account": 1, "Role": 1, "Token": 1, "Setting": 1, "ActivityDay": 1,
-			"TelemetrydLock": 2, // the access and snapshots locks
+			"TelemetrydLock":      2, // the access and snapshots locks
 			"TelemetryDeployment": 1,
 		}, stats.NodesByLabel)
 		// Every label in the database but the foreign one: the list of
