@@ -34,6 +34,9 @@ type Store interface {
 // Service receives snapshots and lists deployments. Store is required.
 type Service struct {
 	Store Store
+	// Self is the receiver's own deployment id: a snapshot claiming it is
+	// refused, since it would take the place of one the receiver makes.
+	Self string
 	// Audit receives one line for every listing of the fleet; nil
 	// discards them.
 	Audit *slog.Logger
@@ -61,13 +64,17 @@ var (
 // same snapshot (id and checksum) was received before: nothing changes
 // then. EINVALID names the member that is wrong: a missing, unknown or
 // mistyped member, an unknown payload_format, a checksum that does not
-// verify, or a created_at more than MaxSkew in the future. ECONFLICT for
+// verify, a created_at more than MaxSkew in the future, or the deployment
+// id of the receiver itself. ECONFLICT for
 // the same id with other content, or another snapshot of the deployment
 // on that UTC day.
 func (s *Service) Receive(ctx context.Context, body []byte) (snap *telemetryd.Snapshot, created bool, err error) {
 	now := s.now()
 	if snap, err = Decode(body, now); err != nil {
 		return nil, false, err
+	}
+	if s.Self != "" && snap.DeploymentID == s.Self {
+		return nil, false, telemetryd.Errorf(telemetryd.EINVALID, "deployment_id is this receiver's own deployment")
 	}
 	snap.RemoteSendStatus = telemetryd.SendSent
 	snap.RemoteSendAt = telemetryd.Microseconds(now)

@@ -55,3 +55,18 @@ func TestReceiveStampsTheSnapshotSentWhenItArrived(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, got.RemoteSendAt, stored.RemoteSendAt)
 }
+
+func TestReceiveRefusesTheReceiversOwnDeployment(t *testing.T) {
+	st, err := embedded.Open(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	svc := &fleet.Service{Store: st, Self: "dep-self"}
+
+	_, _, err = svc.Receive(context.Background(), storetest.NewSnapshot(t, "dep-self", time.Now(), nil, 100).RemoteBody())
+
+	assert.Equal(t, telemetryd.EINVALID, telemetryd.ErrorCode(err))
+	assert.ErrorContains(t, err, "deployment_id")
+	_, count, err := st.ListSnapshots(context.Background(), telemetryd.Filter{Limit: 10})
+	require.NoError(t, err)
+	assert.Zero(t, count)
+}

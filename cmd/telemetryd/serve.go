@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger}
 
-	fleetService := &fleet.Service{Store: st, Audit: logger}
+	fleetService := &fleet.Service{Store: st, Audit: logger, Self: deploymentID}
 	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService, Fleet: fleetService}, logger, registry)
 	if err != nil {
 		return err

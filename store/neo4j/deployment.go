@@ -50,8 +50,9 @@ const maxReceiveBatch = 64
 const receiveTimeout = 30 * time.Second
 
 // batcher gathers concurrent receives into shared transactions, in the
-// manner of bbolt's Batch: the first caller runs a transaction for the
-// calls waiting, and the calls that arrive meanwhile wait for the next.
+// manner of bbolt's Batch: while calls wait, one goroutine runs a
+// transaction for those waiting, and the calls that arrive meanwhile
+// wait for the next.
 // A transaction holds at most one call per deployment, so the calls'
 // checks are independent and each transaction costs three round trips
 // and one commit, and takes the snapshots lock once, however many it
@@ -76,12 +77,12 @@ func (b *batcher) receive(ctx context.Context, s *Store, snap *telemetryd.Snapsh
 	call := &receiveCall{snap: snap, done: make(chan struct{})}
 	b.mu.Lock()
 	b.waiting = append(b.waiting, call)
-	lead := !b.running
-	b.running = true
-	b.mu.Unlock()
-	if lead {
-		b.run(s)
+	if !b.running {
+		// A goroutine of its own, so no caller waits for others' batches.
+		b.running = true
+		go b.run(s)
 	}
+	b.mu.Unlock()
 	select {
 	case <-call.done:
 		return call.created, call.err
