@@ -1,12 +1,27 @@
 package telemetryd
 
+// ProblemKind classifies an integrity failure.
+type ProblemKind string
+
+// The kinds of integrity failure a Verifier reports.
+const (
+	// ChecksumMismatch: the record's content does not match its checksum.
+	ChecksumMismatch ProblemKind = "CHECKSUM_MISMATCH"
+	// ChainBreak: a previous_checksum link does not match, or a record is
+	// out of order.
+	ChainBreak ProblemKind = "CHAIN_BREAK"
+	// Corrupt: the record could not be read as a snapshot at all.
+	Corrupt ProblemKind = "CORRUPT"
+)
+
 // Problem is one integrity failure found by a Verifier, by snapshot id.
 type Problem struct {
-	ID     string `json:"id"`
-	Reason string `json:"reason"`
+	ID      string
+	Kind    ProblemKind
+	Message string
 }
 
-func (p Problem) String() string { return p.ID + ": " + p.Reason }
+func (p Problem) String() string { return p.ID + ": " + p.Message }
 
 // Verifier checks checksums and chains over snapshots fed newest first,
 // the order of every listing and export, holding one link per deployment
@@ -31,25 +46,30 @@ func NewVerifier() *Verifier {
 func (v *Verifier) Add(s *Snapshot) {
 	v.count++
 	if !s.ChecksumValid() {
-		v.Report(s.ID, "checksum mismatch: the content does not match checksum "+s.Checksum)
+		v.report(s.ID, ChecksumMismatch, "checksum mismatch: the content does not match checksum "+s.Checksum)
 	}
 	n, ok := v.newer[s.DeploymentID]
 	switch {
 	case !ok:
 	case s.CreatedAt.After(n.CreatedAt):
-		v.Report(s.ID, "out of order: created after "+n.ID+" but listed after it")
+		v.report(s.ID, ChainBreak, "out of order: created after "+n.ID+" but listed after it")
 	case n.PreviousChecksum == "":
-		v.Report(n.ID, "chain break: previous_checksum is null but older snapshot "+s.ID+" exists")
+		v.report(n.ID, ChainBreak, "chain break: previous_checksum is null but older snapshot "+s.ID+" exists")
 	case n.PreviousChecksum != s.Checksum:
-		v.Report(n.ID, "chain break: previous_checksum does not match the checksum of "+s.ID)
+		v.report(n.ID, ChainBreak, "chain break: previous_checksum does not match the checksum of "+s.ID)
 	}
 	v.newer[s.DeploymentID] = &Snapshot{ID: s.ID, CreatedAt: s.CreatedAt, PreviousChecksum: s.PreviousChecksum}
 }
 
-// Report records a problem found outside Add, such as a record that
-// could not be read.
-func (v *Verifier) Report(id, reason string) {
-	v.problems = append(v.problems, Problem{ID: id, Reason: reason})
+// ReportCorrupt records a record that could not be read as a snapshot,
+// by its id or position, and counts it as checked.
+func (v *Verifier) ReportCorrupt(id, reason string) {
+	v.count++
+	v.report(id, Corrupt, reason)
+}
+
+func (v *Verifier) report(id string, kind ProblemKind, message string) {
+	v.problems = append(v.problems, Problem{ID: id, Kind: kind, Message: message})
 }
 
 // Count returns how many snapshots were checked.

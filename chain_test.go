@@ -55,7 +55,8 @@ func TestVerifierFindsEveryKindOfDamage(t *testing.T) {
 		problems := verify(c...)
 		require.Len(t, problems, 1)
 		assert.Equal(t, c[1].ID, problems[0].ID)
-		assert.Contains(t, problems[0].Reason, "checksum mismatch")
+		assert.Equal(t, telemetryd.ChecksumMismatch, problems[0].Kind)
+		assert.Contains(t, problems[0].Message, "checksum mismatch")
 	})
 
 	t.Run("a resealed alteration breaks the link from the next newer", func(t *testing.T) {
@@ -65,7 +66,8 @@ func TestVerifierFindsEveryKindOfDamage(t *testing.T) {
 		problems := verify(c...)
 		require.Len(t, problems, 1)
 		assert.Equal(t, c[1].ID, problems[0].ID)
-		assert.Contains(t, problems[0].Reason, "chain break")
+		assert.Equal(t, telemetryd.ChainBreak, problems[0].Kind)
+		assert.Contains(t, problems[0].Message, "chain break")
 	})
 
 	t.Run("a deleted snapshot breaks the chain", func(t *testing.T) {
@@ -79,6 +81,7 @@ func TestVerifierFindsEveryKindOfDamage(t *testing.T) {
 		c := chain(t, "a", 3)
 		problems := verify(c[2], c[1], c[0])
 		require.NotEmpty(t, problems)
-		assert.Contains(t, problems[0].Reason, "out of order")
+		assert.Equal(t, telemetryd.ChainBreak, problems[0].Kind)
+		assert.Contains(t, problems[0].Message, "out of order")
 	})
 }

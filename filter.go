@@ -3,7 +3,10 @@ package telemetryd
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits of a listing.
@@ -12,20 +15,39 @@ const (
 	MaxLimit     = 10000
 )
 
-// Filter selects snapshots by creation time. Both bounds are inclusive; a
-// zero bound is open. Listings are newest first (created_at, then id,
-// descending).
+// Filter selects snapshots by creation time, deployment and remote send
+// status. Both time bounds are inclusive; a zero bound is open. An empty
+// DeploymentID or Statuses matches any. Listings are newest first
+// (created_at, then id, descending). Each transport reads its own
+// parameters into a Filter; the service checks only Limit and Offset.
 type Filter struct {
-	Start  time.Time
-	End    time.Time
-	Limit  int
-	Offset int
+	Start time.Time
+	End   time.Time
+	// DeploymentID keeps only that deployment's snapshots.
+	DeploymentID string
+	// Statuses keeps only snapshots whose remote send status is one of
+	// them.
+	Statuses []SendStatus
+	Limit    int
+	Offset   int
 }
 
 // Contains reports whether t lies within the filter's bounds.
 func (f Filter) Contains(t time.Time) bool {
 	return (f.Start.IsZero() || !t.Before(f.Start)) && (f.End.IsZero() || !t.After(f.End))
 }
+
+// Matches reports whether s passes every condition of the filter; Limit
+// and Offset are not conditions.
+func (f Filter) Matches(s *Snapshot) bool {
+	return f.Contains(s.CreatedAt) &&
+		(f.DeploymentID == "" || s.DeploymentID == f.DeploymentID) &&
+		(len(f.Statuses) == 0 || slices.Contains(f.Statuses, s.RemoteSendStatus))
+}
+
+// OnlyTime reports whether the filter selects by creation time alone, so
+// a store can answer it from its created_at order and counters.
+func (f Filter) OnlyTime() bool { return f.DeploymentID == "" && len(f.Statuses) == 0 }
 
 // Date-time forms accepted besides a bare date. A date-time without an
 // offset is read as UTC.
@@ -58,16 +80,36 @@ func ParseEndDate(s string) (time.Time, error) {
 	return t.Truncate(time.Microsecond), nil
 }
 
+// maxEchoed bounds how much of a bad value an error repeats, so a huge
+// value is not echoed back in full.
+const maxEchoed = 64
+
 func parseDate(s string) (t time.Time, bare bool, err error) {
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, true, nil
 	}
+	// RFC 3339 allows "t" and "z" in lower case; Go's layouts do not.
+	// No other letter is valid, so upper-casing admits nothing else.
+	upper := strings.ToUpper(s)
 	for _, layout := range dateTimeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
+		if t, err := time.Parse(layout, upper); err == nil {
 			return t.UTC(), false, nil
 		}
 	}
-	return time.Time{}, false, fmt.Errorf("%q is not an ISO 8601 date (2006-01-02) or date-time (2006-01-02T15:04:05Z)", s)
+	return time.Time{}, false, fmt.Errorf("%s is not an ISO 8601 date (2006-01-02) or date-time (2006-01-02T15:04:05Z)", Echo(s))
+}
+
+// Echo quotes a caller's value for an error message, cut to its first 64
+// bytes (on a rune boundary) when longer.
+func Echo(s string) string {
+	if len(s) <= maxEchoed {
+		return fmt.Sprintf("%q", s)
+	}
+	cut := maxEchoed
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
 }
 
 // The bound a RangeError is about.
@@ -87,6 +129,19 @@ type RangeError struct {
 
 func (e *RangeError) Error() string { return e.Bound + ": " + e.Err.Error() }
 func (e *RangeError) Unwrap() error { return e.Err }
+
+// Named says what is wrong in terms of a transport's own parameter
+// names, such as start_date and end_date, or --start-date and
+// --end-date.
+func (e *RangeError) Named(start, end string) string {
+	switch e.Bound {
+	case StartBound:
+		return start + ": " + e.Err.Error()
+	case EndBound:
+		return end + ": " + e.Err.Error()
+	}
+	return start + " must not be after " + end
+}
 
 // ParseRange reads optional start and end bounds, as ParseStartDate and
 // ParseEndDate do; an empty string leaves its bound open. Errors are

@@ -1,8 +1,10 @@
 package telemetryd_test
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,4 +76,45 @@ func TestParseRangeSaysWhichBoundIsWrong(t *testing.T) {
 	from, to, err := telemetryd.ParseRange("", "")
 	require.NoError(t, err)
 	assert.True(t, from.IsZero() && to.IsZero(), "empty bounds stay open")
+}
+
+func TestLowerCaseTAndZAreRFC3339(t *testing.T) {
+	want := time.Date(2026, 2, 16, 8, 0, 0, 0, time.UTC)
+	for _, in := range []string{"2026-02-16t08:00:00z", "2026-02-16T08:00:00z", "2026-02-16t09:00:00+01:00"} {
+		got, err := telemetryd.ParseStartDate(in)
+		require.NoError(t, err, in)
+		assert.True(t, want.Equal(got), "%s read as %s", in, got)
+	}
+}
+
+func TestBadValuesAreEchoedCut(t *testing.T) {
+	_, err := telemetryd.ParseStartDate(strings.Repeat("é", 10000))
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 200)
+	assert.Contains(t, err.Error(), "(20000 bytes)")
+	assert.True(t, utf8.ValidString(err.Error()), "cut on a rune boundary")
+}
+
+// FuzzParseRange holds ParseRange to its promises on any input: no panic,
+// errors that say which bound, short messages, and bounds in order.
+func FuzzParseRange(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"2026-02-16", "2026-02-16"}, {"2026-02-16T08:00:00Z", ""}, {"", "2026-02-16t08:00:00.123456789z"},
+		{"2026-02-17", "2026-02-16"}, {"2026-02-30", ""}, {"+002026-02-16", ""}, {"2026-02-16T08:00:00", "2026-02-16T08:00:00+14:00"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, start, end string) {
+		from, to, err := telemetryd.ParseRange(start, end)
+		if err != nil {
+			var re *telemetryd.RangeError
+			require.ErrorAs(t, err, &re)
+			assert.Less(t, len(re.Named("start_date", "end_date")), 512, "a value is echoed cut to 64 bytes, at most 4 characters each when escaped")
+			return
+		}
+		assert.Equal(t, start == "", from.IsZero())
+		if !from.IsZero() && !to.IsZero() {
+			assert.False(t, from.After(to))
+		}
+	})
 }

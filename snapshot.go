@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,14 +37,11 @@ const (
 	SendFailed  SendStatus = "failed"
 )
 
+// SendStatuses is every status of the contract, in its order.
+var SendStatuses = []SendStatus{SendPending, SendSent, SendSkipped, SendFailed}
+
 // Valid reports whether s is one of the contract's statuses.
-func (s SendStatus) Valid() bool {
-	switch s {
-	case SendPending, SendSent, SendSkipped, SendFailed:
-		return true
-	}
-	return false
-}
+func (s SendStatus) Valid() bool { return slices.Contains(SendStatuses, s) }
 
 // Snapshot is one sealed telemetry record. Zero values stand for the
 // contract's nulls: an empty PreviousChecksum (a deployment's first

@@ -14,10 +14,59 @@ import (
 	"github.com/telemetryd/telemetryd"
 )
 
+// Encoder writes an export file's JSON array, one record a line, to a
+// stream: the format Decode reads. Call Add for each record, newest first,
+// then Close, which ends the array; the Encoder buffers, so nothing may
+// write to the stream in between.
+type Encoder struct {
+	w   *bufio.Writer
+	n   int
+	buf []byte
+}
+
+// NewEncoder starts an export array on w.
+func NewEncoder(w io.Writer) *Encoder {
+	return &Encoder{w: bufio.NewWriterSize(w, 256<<10)}
+}
+
+// Add writes one record, as the REST routes do: the record's own JSON
+// (telemetryd.Snapshot.AppendJSON), whose data is written as stored
+// rather than scanned again by encoding/json.
+func (e *Encoder) Add(s *telemetryd.Snapshot) error {
+	e.buf = e.buf[:0]
+	if e.n == 0 {
+		e.buf = append(e.buf, "[\n"...)
+	} else {
+		e.buf = append(e.buf, ",\n"...)
+	}
+	e.buf = s.AppendJSON(e.buf)
+	if _, err := e.w.Write(e.buf); err != nil {
+		return err
+	}
+	e.n++
+	return nil
+}
+
+// Count returns how many records were added.
+func (e *Encoder) Count() int { return e.n }
+
+// Close ends the array and flushes what is buffered; it does not close
+// the stream.
+func (e *Encoder) Close() error {
+	end := "\n]\n"
+	if e.n == 0 {
+		end = "[\n]\n"
+	}
+	if _, err := e.w.WriteString(end); err != nil {
+		return err
+	}
+	return e.w.Flush()
+}
+
 // Write writes the snapshots that each yields to path as a JSON array, one
-// record a line, through a temporary file in the same directory renamed
-// into place, so readers never see a partial export. It returns how many
-// records it wrote; on error path is untouched.
+// record a line (see Encoder), through a temporary file in the same
+// directory renamed into place, so readers never see a partial export. It
+// returns how many records it wrote; on error path is untouched.
 func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error) (n int, err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -29,35 +78,11 @@ func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error)
 			os.Remove(tmp.Name())
 		}
 	}()
-	w := bufio.NewWriterSize(tmp, 256<<10)
-	if _, err := w.WriteString("["); err != nil {
+	enc := NewEncoder(tmp)
+	if err := each(enc.Add); err != nil {
 		return 0, fmt.Errorf("writing export file: %w", err)
 	}
-	err = each(func(s *telemetryd.Snapshot) error {
-		b, err := json.Marshal(s)
-		if err != nil {
-			return fmt.Errorf("encoding snapshot %s: %w", s.ID, err)
-		}
-		sep := ",\n"
-		if n == 0 {
-			sep = "\n"
-		}
-		if _, err := w.WriteString(sep); err != nil {
-			return err
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		n++
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("writing export file: %w", err)
-	}
-	if _, err := w.WriteString("\n]\n"); err != nil {
-		return 0, fmt.Errorf("writing export file: %w", err)
-	}
-	if err := w.Flush(); err != nil {
+	if err := enc.Close(); err != nil {
 		return 0, fmt.Errorf("writing export file: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -74,7 +99,7 @@ func Write(path string, each func(yield func(*telemetryd.Snapshot) error) error)
 		_ = dir.Sync()
 		dir.Close()
 	}
-	return n, nil
+	return enc.Count(), nil
 }
 
 // Decode walks the JSON array in r, calling fn for each record with its
@@ -149,7 +174,7 @@ func Verify(r io.Reader) (*telemetryd.Verifier, error) {
 	v := telemetryd.NewVerifier()
 	err := Decode(r, func(i int, s *telemetryd.Snapshot, err error) error {
 		if err != nil {
-			v.Report(label(i, s), err.Error())
+			v.ReportCorrupt(label(i, s), err.Error())
 			return nil
 		}
 		v.Add(s)

@@ -120,6 +120,7 @@ func TestVerifyReportsUnreadableRecordsToo(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, v.Problems(), 1)
 	assert.Equal(t, snaps[2].ID, v.Problems()[0].ID, "the unreadable record is named by its id")
-	assert.Equal(t, 2, v.Count(), "the walk goes on past it")
-	assert.Contains(t, v.Problems()[0].Reason, "unknown field")
+	assert.Equal(t, 3, v.Count(), "the walk goes on past it, counting it as checked")
+	assert.Equal(t, telemetryd.Corrupt, v.Problems()[0].Kind)
+	assert.Contains(t, v.Problems()[0].Message, "unknown field")
 }

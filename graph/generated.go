@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/telemetry"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -35,11 +36,10 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
 	TelemetrySnapshot() TelemetrySnapshotResolver
+	TelemetryStatus() TelemetryStatusResolver
 }
 
 type DirectiveRoot struct {
-	Authenticated func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
-	HasPermission func(ctx context.Context, obj any, next graphql.Resolver, permission telemetryd.Permission) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -87,6 +87,17 @@ type ComplexityRoot struct {
 		Nodes func(childComplexity int) int
 	}
 
+	IntegrityProblem struct {
+		ID      func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	IntegrityReport struct {
+		Checked  func(childComplexity int) int
+		Problems func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AssignRole            func(childComplexity int, username string, role string) int
 		CreateAPIToken        func(childComplexity int, name string, expiresAt *DateTime) int
@@ -110,14 +121,21 @@ type ComplexityRoot struct {
 		Deployments        func(childComplexity int, limit *int, offset *int, seenSince *DateTime) int
 		Me                 func(childComplexity int) int
 		Roles              func(childComplexity int) int
+		TelemetryIntegrity func(childComplexity int, startDate *DateTime, endDate *DateTime, deploymentID *string) int
 		TelemetryPreview   func(childComplexity int) int
 		TelemetrySnapshot  func(childComplexity int, id string) int
-		TelemetrySnapshots func(childComplexity int, startDate *DateTime, endDate *DateTime, limit *int, offset *int) int
+		TelemetrySnapshots func(childComplexity int, startDate *DateTime, endDate *DateTime, deploymentID *string, remoteSendStatus []telemetryd.SendStatus, limit *int, offset *int) int
+		TelemetryStatus    func(childComplexity int) int
 	}
 
 	Role struct {
 		Name        func(childComplexity int) int
 		Permissions func(childComplexity int) int
+	}
+
+	StatusCount struct {
+		Count  func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	TelemetrySnapshot struct {
@@ -139,6 +157,19 @@ type ComplexityRoot struct {
 	TelemetrySnapshotConnection struct {
 		Count func(childComplexity int) int
 		Nodes func(childComplexity int) int
+	}
+
+	TelemetryStatus struct {
+		CountsByStatus func(childComplexity int) int
+		DeploymentID   func(childComplexity int) int
+		DoNotTrack     func(childComplexity int) int
+		Endpoint       func(childComplexity int) int
+		Latest         func(childComplexity int) int
+		NextRunAt      func(childComplexity int) int
+		RemoteEnabled  func(childComplexity int) int
+		Retention      func(childComplexity int) int
+		Schedule       func(childComplexity int) int
+		StoreBackend   func(childComplexity int) int
 	}
 }
 
@@ -171,9 +202,11 @@ type MutationResolver interface {
 	SendTelemetrySnapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
 }
 type QueryResolver interface {
-	TelemetrySnapshots(ctx context.Context, startDate *DateTime, endDate *DateTime, limit *int, offset *int) (*TelemetrySnapshotConnection, error)
+	TelemetrySnapshots(ctx context.Context, startDate *DateTime, endDate *DateTime, deploymentID *string, remoteSendStatus []telemetryd.SendStatus, limit *int, offset *int) (*TelemetrySnapshotConnection, error)
 	TelemetrySnapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
 	TelemetryPreview(ctx context.Context) (json.RawMessage, error)
+	TelemetryStatus(ctx context.Context) (*telemetry.Status, error)
+	TelemetryIntegrity(ctx context.Context, startDate *DateTime, endDate *DateTime, deploymentID *string) (*IntegrityReport, error)
 	Deployments(ctx context.Context, limit *int, offset *int, seenSince *DateTime) (*DeploymentConnection, error)
 	Me(ctx context.Context) (*telemetryd.Account, error)
 	Accounts(ctx context.Context) ([]*telemetryd.Account, error)
@@ -186,6 +219,9 @@ type TelemetrySnapshotResolver interface {
 
 	RemoteSendAt(ctx context.Context, obj *telemetryd.Snapshot) (*DateTime, error)
 	RemoteSendError(ctx context.Context, obj *telemetryd.Snapshot) (*string, error)
+}
+type TelemetryStatusResolver interface {
+	Retention(ctx context.Context, obj *telemetry.Status) (int, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -367,6 +403,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeploymentConnection.Nodes(childComplexity), true
+
+	case "IntegrityProblem.id":
+		if e.ComplexityRoot.IntegrityProblem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityProblem.ID(childComplexity), true
+	case "IntegrityProblem.kind":
+		if e.ComplexityRoot.IntegrityProblem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityProblem.Kind(childComplexity), true
+	case "IntegrityProblem.message":
+		if e.ComplexityRoot.IntegrityProblem.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityProblem.Message(childComplexity), true
+
+	case "IntegrityReport.checked":
+		if e.ComplexityRoot.IntegrityReport.Checked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.Checked(childComplexity), true
+	case "IntegrityReport.problems":
+		if e.ComplexityRoot.IntegrityReport.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IntegrityReport.Problems(childComplexity), true
 
 	case "Mutation.assignRole":
 		if e.ComplexityRoot.Mutation.AssignRole == nil {
@@ -554,6 +622,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Roles(childComplexity), true
+	case "Query.telemetryIntegrity":
+		if e.ComplexityRoot.Query.TelemetryIntegrity == nil {
+			break
+		}
+
+		args, err := ec.field_Query_telemetryIntegrity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TelemetryIntegrity(childComplexity, args["startDate"].(*DateTime), args["endDate"].(*DateTime), args["deploymentId"].(*string)), true
 	case "Query.telemetryPreview":
 		if e.ComplexityRoot.Query.TelemetryPreview == nil {
 			break
@@ -581,7 +660,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.TelemetrySnapshots(childComplexity, args["startDate"].(*DateTime), args["endDate"].(*DateTime), args["limit"].(*int), args["offset"].(*int)), true
+		return e.ComplexityRoot.Query.TelemetrySnapshots(childComplexity, args["startDate"].(*DateTime), args["endDate"].(*DateTime), args["deploymentId"].(*string), args["remoteSendStatus"].([]telemetryd.SendStatus), args["limit"].(*int), args["offset"].(*int)), true
+	case "Query.telemetryStatus":
+		if e.ComplexityRoot.Query.TelemetryStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.TelemetryStatus(childComplexity), true
 
 	case "Role.name":
 		if e.ComplexityRoot.Role.Name == nil {
@@ -595,6 +680,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Role.Permissions(childComplexity), true
+
+	case "StatusCount.count":
+		if e.ComplexityRoot.StatusCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusCount.Count(childComplexity), true
+	case "StatusCount.status":
+		if e.ComplexityRoot.StatusCount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatusCount.Status(childComplexity), true
 
 	case "TelemetrySnapshot.checksum":
 		if e.ComplexityRoot.TelemetrySnapshot.Checksum == nil {
@@ -688,6 +786,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TelemetrySnapshotConnection.Nodes(childComplexity), true
 
+	case "TelemetryStatus.countsByStatus":
+		if e.ComplexityRoot.TelemetryStatus.CountsByStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.CountsByStatus(childComplexity), true
+	case "TelemetryStatus.deploymentId":
+		if e.ComplexityRoot.TelemetryStatus.DeploymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.DeploymentID(childComplexity), true
+	case "TelemetryStatus.doNotTrack":
+		if e.ComplexityRoot.TelemetryStatus.DoNotTrack == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.DoNotTrack(childComplexity), true
+	case "TelemetryStatus.endpoint":
+		if e.ComplexityRoot.TelemetryStatus.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.Endpoint(childComplexity), true
+	case "TelemetryStatus.latest":
+		if e.ComplexityRoot.TelemetryStatus.Latest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.Latest(childComplexity), true
+	case "TelemetryStatus.nextRunAt":
+		if e.ComplexityRoot.TelemetryStatus.NextRunAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.NextRunAt(childComplexity), true
+	case "TelemetryStatus.remoteEnabled":
+		if e.ComplexityRoot.TelemetryStatus.RemoteEnabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.RemoteEnabled(childComplexity), true
+	case "TelemetryStatus.retention":
+		if e.ComplexityRoot.TelemetryStatus.Retention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.Retention(childComplexity), true
+	case "TelemetryStatus.schedule":
+		if e.ComplexityRoot.TelemetryStatus.Schedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.Schedule(childComplexity), true
+	case "TelemetryStatus.storeBackend":
+		if e.ComplexityRoot.TelemetryStatus.StoreBackend == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetryStatus.StoreBackend(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -774,8 +933,15 @@ func newExecutionContext(
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `# telemetryd's GraphQL API. Field names are part of the external contract.
 
+# The three directives below document what each field requires; the
+# services enforce it (a test holds each directive to what the service
+# requires). They do nothing at run time.
+
 "Fields marked with this need the caller to hold the permission; SUPER_ADMIN implies every other."
 directive @hasPermission(permission: GlobalPermission!) on FIELD_DEFINITION
+
+"Fields marked with this need the caller to hold at least one of the permissions; SUPER_ADMIN implies every other."
+directive @hasAnyPermission(permissions: [GlobalPermission!]!) on FIELD_DEFINITION
 
 "Fields marked with this need a signed-in caller and nothing more."
 directive @authenticated on FIELD_DEFINITION
@@ -850,6 +1016,59 @@ type DeploymentConnection {
   nodes: [Deployment!]!
 }
 
+"How many snapshots have a remote send status."
+type StatusCount {
+  status: RemoteSendStatus!
+  count: Int!
+}
+
+"Telemetry at a glance: how it is configured, when it next runs, and what the store holds."
+type TelemetryStatus {
+  "Whether snapshots are sent to the endpoint (--telemetry-remote, unless DO_NOT_TRACK turns it off)."
+  remoteEnabled: Boolean!
+  "Whether DO_NOT_TRACK forces remote sending off."
+  doNotTrack: Boolean!
+  "The receiver URL, without credentials, query or fragment (as in the logs)."
+  endpoint: String!
+  "UTC time of day of the daily run, HH:MM, before this deployment's jitter of 0-59 minutes."
+  schedule: String!
+  "When the next scheduled run is due, jitter included."
+  nextRunAt: DateTime!
+  "This deployment's id."
+  deploymentId: String!
+  "The store: neo4j or embedded."
+  storeBackend: String!
+  "This deployment's newest snapshot; null before the first."
+  latest: TelemetrySnapshot
+  "How many snapshots the store holds of each status, every status listed."
+  countsByStatus: [StatusCount!]!
+  "How many days snapshots are kept; 0 keeps them forever."
+  retention: Int!
+}
+
+enum IntegrityProblemKind {
+  "The content does not match the checksum."
+  CHECKSUM_MISMATCH
+  "A previous_checksum link does not match, or snapshots are out of order."
+  CHAIN_BREAK
+  "The record cannot be read as a snapshot."
+  CORRUPT
+}
+
+type IntegrityProblem {
+  "The snapshot's id."
+  id: ID!
+  kind: IntegrityProblemKind!
+  message: String!
+}
+
+"What verify found over a filter. The oldest snapshot of each deployment in the filter anchors its chain."
+type IntegrityReport {
+  "How many snapshots were checked."
+  checked: Int!
+  problems: [IntegrityProblem!]!
+}
+
 type AuthPayload {
   accessToken: String!
   refreshToken: String!
@@ -888,17 +1107,21 @@ type ApiToken {
 }
 
 type Query {
-  "Snapshots created within the bounds (both inclusive), newest first. limit is 1-10000."
-  telemetrySnapshots(startDate: DateTime, endDate: DateTime, limit: Int = 1000, offset: Int = 0): TelemetrySnapshotConnection! @hasPermission(permission: READ_TELEMETRY)
+  "Snapshots created within the bounds (both inclusive), of the deployment and with any of the send statuses when given, newest first. limit is 1-10000."
+  telemetrySnapshots(startDate: DateTime, endDate: DateTime, deploymentId: String, remoteSendStatus: [RemoteSendStatus!], limit: Int = 1000, offset: Int = 0): TelemetrySnapshotConnection! @hasPermission(permission: READ_TELEMETRY)
   telemetrySnapshot(id: ID!): TelemetrySnapshot @hasPermission(permission: READ_TELEMETRY)
   "Exactly the body the next remote send would POST, collected now."
   telemetryPreview: JSON! @hasPermission(permission: READ_TELEMETRY)
+  "How telemetry is configured, when it next runs, the latest snapshot and the counts by send status."
+  telemetryStatus: TelemetryStatus! @hasPermission(permission: READ_TELEMETRY)
+  "Checks the checksums and chains of the snapshots within the bounds (both inclusive), of the deployment when given."
+  telemetryIntegrity(startDate: DateTime, endDate: DateTime, deploymentId: String): IntegrityReport! @hasPermission(permission: READ_TELEMETRY)
   "The deployments whose snapshots this server received (serve --receive), newest lastSeen first; seenSince keeps those last seen at or after it. limit is 1-10000."
   deployments(limit: Int = 50, offset: Int = 0, seenSince: DateTime): DeploymentConnection! @hasPermission(permission: READ_TELEMETRY)
   me: Account! @authenticated
   accounts: [Account!]! @hasPermission(permission: MANAGE_ACCOUNTS)
-  "Every role; needs MANAGE_ACCOUNTS or MANAGE_PERMISSIONS."
-  roles: [Role!]! @authenticated
+  "Every role."
+  roles: [Role!]! @hasAnyPermission(permissions: [MANAGE_ACCOUNTS, MANAGE_PERMISSIONS])
   apiTokens: [ApiToken!]! @authenticated
 }
 
@@ -1016,6 +1239,28 @@ func (ec *executionContext) childFields_DeploymentConnection(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type DeploymentConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_IntegrityProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_IntegrityProblem_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_IntegrityProblem_kind(ctx, field)
+	case "message":
+		return ec.fieldContext_IntegrityProblem_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrityProblem", field.Name)
+}
+
+func (ec *executionContext) childFields_IntegrityReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "checked":
+		return ec.fieldContext_IntegrityReport_checked(ctx, field)
+	case "problems":
+		return ec.fieldContext_IntegrityReport_problems(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type IntegrityReport", field.Name)
+}
+
 func (ec *executionContext) childFields_Role(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -1024,6 +1269,16 @@ func (ec *executionContext) childFields_Role(ctx context.Context, field graphql.
 		return ec.fieldContext_Role_permissions(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Role", field.Name)
+}
+
+func (ec *executionContext) childFields_StatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_StatusCount_status(ctx, field)
+	case "count":
+		return ec.fieldContext_StatusCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatusCount", field.Name)
 }
 
 func (ec *executionContext) childFields_TelemetrySnapshot(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1066,6 +1321,32 @@ func (ec *executionContext) childFields_TelemetrySnapshotConnection(ctx context.
 		return ec.fieldContext_TelemetrySnapshotConnection_nodes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TelemetrySnapshotConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TelemetryStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "remoteEnabled":
+		return ec.fieldContext_TelemetryStatus_remoteEnabled(ctx, field)
+	case "doNotTrack":
+		return ec.fieldContext_TelemetryStatus_doNotTrack(ctx, field)
+	case "endpoint":
+		return ec.fieldContext_TelemetryStatus_endpoint(ctx, field)
+	case "schedule":
+		return ec.fieldContext_TelemetryStatus_schedule(ctx, field)
+	case "nextRunAt":
+		return ec.fieldContext_TelemetryStatus_nextRunAt(ctx, field)
+	case "deploymentId":
+		return ec.fieldContext_TelemetryStatus_deploymentId(ctx, field)
+	case "storeBackend":
+		return ec.fieldContext_TelemetryStatus_storeBackend(ctx, field)
+	case "latest":
+		return ec.fieldContext_TelemetryStatus_latest(ctx, field)
+	case "countsByStatus":
+		return ec.fieldContext_TelemetryStatus_countsByStatus(ctx, field)
+	case "retention":
+		return ec.fieldContext_TelemetryStatus_retention(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TelemetryStatus", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1183,20 +1464,6 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
-
-func (ec *executionContext) dir_hasPermission_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "permission",
-		func(ctx context.Context, v any) (telemetryd.Permission, error) {
-			return ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["permission"] = arg0
-	return args, nil
-}
 
 func (ec *executionContext) field_Mutation_assignRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -1496,6 +1763,36 @@ func (ec *executionContext) field_Query_deployments_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_telemetryIntegrity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "startDate",
+		func(ctx context.Context, v any) (*DateTime, error) {
+			return ec.unmarshalODateTime2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐDateTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["startDate"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "endDate",
+		func(ctx context.Context, v any) (*DateTime, error) {
+			return ec.unmarshalODateTime2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐDateTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["endDate"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "deploymentId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deploymentId"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_telemetrySnapshot_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1529,22 +1826,38 @@ func (ec *executionContext) field_Query_telemetrySnapshots_args(ctx context.Cont
 		return nil, err
 	}
 	args["endDate"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "deploymentId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deploymentId"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "remoteSendStatus",
+		func(ctx context.Context, v any) ([]telemetryd.SendStatus, error) {
+			return ec.unmarshalORemoteSendStatus2ᚕgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSendStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["remoteSendStatus"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["limit"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+	args["limit"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
 		func(ctx context.Context, v any) (*int, error) {
 			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["offset"] = arg3
+	args["offset"] = arg5
 	return args, nil
 }
 
@@ -2238,6 +2551,130 @@ func (ec *executionContext) fieldContext_DeploymentConnection_nodes(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _IntegrityProblem_id(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Problem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrityProblem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrityProblem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrityProblem", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IntegrityProblem_kind(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Problem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrityProblem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v telemetryd.ProblemKind) graphql.Marshaler {
+			return ec.marshalNIntegrityProblemKind2githubᚗcomᚋtelemetrydᚋtelemetrydᚐProblemKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrityProblem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrityProblem", field, false, false, "IntegrityProblemKind")
+}
+
+func (ec *executionContext) _IntegrityProblem_message(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Problem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrityProblem_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrityProblem_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrityProblem", field, false, false, "String")
+}
+
+func (ec *executionContext) _IntegrityReport_checked(ctx context.Context, field graphql.CollectedField, obj *IntegrityReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrityReport_checked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrityReport_checked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IntegrityReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _IntegrityReport_problems(ctx context.Context, field graphql.CollectedField, obj *IntegrityReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IntegrityReport_problems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*telemetryd.Problem) graphql.Marshaler {
+			return ec.marshalNIntegrityProblem2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐProblemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IntegrityReport_problems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "IntegrityReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IntegrityProblem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_login(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2382,25 +2819,7 @@ func (ec *executionContext) _Mutation_createAccount(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateAccount(ctx, fc.Args["username"].(string), fc.Args["password"].(string), fc.Args["roles"].([]string))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "MANAGE_ACCOUNTS")
-				if err != nil {
-					var zeroVal *telemetryd.Account
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *telemetryd.Account
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐAccount(ctx, selections, v)
 		},
@@ -2444,25 +2863,7 @@ func (ec *executionContext) _Mutation_setAccountDisabled(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SetAccountDisabled(ctx, fc.Args["username"].(string), fc.Args["disabled"].(bool))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "MANAGE_ACCOUNTS")
-				if err != nil {
-					var zeroVal *telemetryd.Account
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *telemetryd.Account
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐAccount(ctx, selections, v)
 		},
@@ -2506,25 +2907,7 @@ func (ec *executionContext) _Mutation_assignRole(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().AssignRole(ctx, fc.Args["username"].(string), fc.Args["role"].(string))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "MANAGE_ACCOUNTS")
-				if err != nil {
-					var zeroVal *telemetryd.Account
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *telemetryd.Account
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐAccount(ctx, selections, v)
 		},
@@ -2568,25 +2951,7 @@ func (ec *executionContext) _Mutation_revokeRole(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RevokeRole(ctx, fc.Args["username"].(string), fc.Args["role"].(string))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "MANAGE_ACCOUNTS")
-				if err != nil {
-					var zeroVal *telemetryd.Account
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *telemetryd.Account
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐAccount(ctx, selections, v)
 		},
@@ -2630,25 +2995,7 @@ func (ec *executionContext) _Mutation_createRole(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateRole(ctx, fc.Args["name"].(string), fc.Args["permissions"].([]telemetryd.Permission))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "MANAGE_PERMISSIONS")
-				if err != nil {
-					var zeroVal *telemetryd.Role
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *telemetryd.Role
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Role) graphql.Marshaler {
 			return ec.marshalNRole2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐRole(ctx, selections, v)
 		},
@@ -2692,25 +3039,7 @@ func (ec *executionContext) _Mutation_setRolePermissions(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SetRolePermissions(ctx, fc.Args["name"].(string), fc.Args["permissions"].([]telemetryd.Permission))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "MANAGE_PERMISSIONS")
-				if err != nil {
-					var zeroVal *telemetryd.Role
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *telemetryd.Role
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Role) graphql.Marshaler {
 			return ec.marshalNRole2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐRole(ctx, selections, v)
 		},
@@ -2754,25 +3083,7 @@ func (ec *executionContext) _Mutation_deleteRole(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteRole(ctx, fc.Args["name"].(string))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "MANAGE_PERMISSIONS")
-				if err != nil {
-					var zeroVal bool
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal bool
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -2816,20 +3127,7 @@ func (ec *executionContext) _Mutation_createApiToken(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateAPIToken(ctx, fc.Args["name"].(string), fc.Args["expiresAt"].(*DateTime))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal *APITokenPayload
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *APITokenPayload) graphql.Marshaler {
 			return ec.marshalNApiTokenPayload2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐAPITokenPayload(ctx, selections, v)
 		},
@@ -2873,20 +3171,7 @@ func (ec *executionContext) _Mutation_revokeApiToken(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RevokeAPIToken(ctx, fc.Args["id"].(string))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal bool
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
 			return ec.marshalNBoolean2bool(ctx, selections, v)
 		},
@@ -2929,25 +3214,7 @@ func (ec *executionContext) _Mutation_runTelemetryWorkflow(ctx context.Context, 
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Mutation().RunTelemetryWorkflow(ctx)
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "SUPER_ADMIN")
-				if err != nil {
-					var zeroVal *telemetryd.Snapshot
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *telemetryd.Snapshot
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
 			return ec.marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx, selections, v)
 		},
@@ -2980,25 +3247,7 @@ func (ec *executionContext) _Mutation_sendTelemetrySnapshot(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().SendTelemetrySnapshot(ctx, fc.Args["id"].(string))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "SUPER_ADMIN")
-				if err != nil {
-					var zeroVal *telemetryd.Snapshot
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *telemetryd.Snapshot
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
 			return ec.marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx, selections, v)
 		},
@@ -3040,27 +3289,9 @@ func (ec *executionContext) _Query_telemetrySnapshots(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().TelemetrySnapshots(ctx, fc.Args["startDate"].(*DateTime), fc.Args["endDate"].(*DateTime), fc.Args["limit"].(*int), fc.Args["offset"].(*int))
+			return ec.Resolvers.Query().TelemetrySnapshots(ctx, fc.Args["startDate"].(*DateTime), fc.Args["endDate"].(*DateTime), fc.Args["deploymentId"].(*string), fc.Args["remoteSendStatus"].([]telemetryd.SendStatus), fc.Args["limit"].(*int), fc.Args["offset"].(*int))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "READ_TELEMETRY")
-				if err != nil {
-					var zeroVal *TelemetrySnapshotConnection
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *TelemetrySnapshotConnection
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *TelemetrySnapshotConnection) graphql.Marshaler {
 			return ec.marshalNTelemetrySnapshotConnection2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐTelemetrySnapshotConnection(ctx, selections, v)
 		},
@@ -3104,25 +3335,7 @@ func (ec *executionContext) _Query_telemetrySnapshot(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().TelemetrySnapshot(ctx, fc.Args["id"].(string))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "READ_TELEMETRY")
-				if err != nil {
-					var zeroVal *telemetryd.Snapshot
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *telemetryd.Snapshot
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
 			return ec.marshalOTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx, selections, v)
 		},
@@ -3165,25 +3378,7 @@ func (ec *executionContext) _Query_telemetryPreview(ctx context.Context, field g
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().TelemetryPreview(ctx)
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "READ_TELEMETRY")
-				if err != nil {
-					var zeroVal json.RawMessage
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal json.RawMessage
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v json.RawMessage) graphql.Marshaler {
 			return ec.marshalNJSON2encodingᚋjsonᚐRawMessage(ctx, selections, v)
 		},
@@ -3193,6 +3388,82 @@ func (ec *executionContext) _Query_telemetryPreview(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Query_telemetryPreview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Query", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _Query_telemetryStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_telemetryStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().TelemetryStatus(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *telemetry.Status) graphql.Marshaler {
+			return ec.marshalNTelemetryStatus2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋtelemetryᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_telemetryStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TelemetryStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_telemetryIntegrity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_telemetryIntegrity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TelemetryIntegrity(ctx, fc.Args["startDate"].(*DateTime), fc.Args["endDate"].(*DateTime), fc.Args["deploymentId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *IntegrityReport) graphql.Marshaler {
+			return ec.marshalNIntegrityReport2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐIntegrityReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_telemetryIntegrity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_IntegrityReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_telemetryIntegrity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_deployments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -3207,25 +3478,7 @@ func (ec *executionContext) _Query_deployments(ctx context.Context, field graphq
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Deployments(ctx, fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["seenSince"].(*DateTime))
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "READ_TELEMETRY")
-				if err != nil {
-					var zeroVal *DeploymentConnection
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal *DeploymentConnection
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *DeploymentConnection) graphql.Marshaler {
 			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐDeploymentConnection(ctx, selections, v)
 		},
@@ -3268,20 +3521,7 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().Me(ctx)
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal *telemetryd.Account
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐAccount(ctx, selections, v)
 		},
@@ -3313,25 +3553,7 @@ func (ec *executionContext) _Query_accounts(ctx context.Context, field graphql.C
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().Accounts(ctx)
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				permission, err := ec.unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx, "MANAGE_ACCOUNTS")
-				if err != nil {
-					var zeroVal []*telemetryd.Account
-					return zeroVal, err
-				}
-				if ec.Directives.HasPermission == nil {
-					var zeroVal []*telemetryd.Account
-					return zeroVal, errors.New("directive hasPermission is not implemented")
-				}
-				return ec.Directives.HasPermission(ctx, nil, directive0, permission)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*telemetryd.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐAccountᚄ(ctx, selections, v)
 		},
@@ -3363,20 +3585,7 @@ func (ec *executionContext) _Query_roles(ctx context.Context, field graphql.Coll
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().Roles(ctx)
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal []*telemetryd.Role
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*telemetryd.Role) graphql.Marshaler {
 			return ec.marshalNRole2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐRoleᚄ(ctx, selections, v)
 		},
@@ -3408,20 +3617,7 @@ func (ec *executionContext) _Query_apiTokens(ctx context.Context, field graphql.
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().APITokens(ctx)
 		},
-		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
-			directive0 := next
-
-			directive1 := func(ctx context.Context) (any, error) {
-				if ec.Directives.Authenticated == nil {
-					var zeroVal []*telemetryd.Token
-					return zeroVal, errors.New("directive authenticated is not implemented")
-				}
-				return ec.Directives.Authenticated(ctx, nil, directive0)
-			}
-
-			next = directive1
-			return next
-		},
+		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*telemetryd.Token) graphql.Marshaler {
 			return ec.marshalNApiToken2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐTokenᚄ(ctx, selections, v)
 		},
@@ -3562,6 +3758,52 @@ func (ec *executionContext) _Role_permissions(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Role_permissions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Role", field, false, false, "GlobalPermission")
+}
+
+func (ec *executionContext) _StatusCount_status(ctx context.Context, field graphql.CollectedField, obj *telemetry.StatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusCount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v telemetryd.SendStatus) graphql.Marshaler {
+			return ec.marshalNRemoteSendStatus2githubᚗcomᚋtelemetrydᚋtelemetrydᚐSendStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusCount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusCount", field, false, false, "RemoteSendStatus")
+}
+
+func (ec *executionContext) _StatusCount_count(ctx context.Context, field graphql.CollectedField, obj *telemetry.StatusCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatusCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatusCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatusCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _TelemetrySnapshot_id(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
@@ -3916,6 +4158,254 @@ func (ec *executionContext) fieldContext_TelemetrySnapshotConnection_nodes(_ con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TelemetryStatus_remoteEnabled(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_remoteEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemoteEnabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_remoteEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TelemetryStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TelemetryStatus_doNotTrack(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_doNotTrack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DoNotTrack, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_doNotTrack(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TelemetryStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TelemetryStatus_endpoint(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_endpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Endpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_endpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TelemetryStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _TelemetryStatus_schedule(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_schedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Schedule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_schedule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TelemetryStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _TelemetryStatus_nextRunAt(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_nextRunAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextRunAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_nextRunAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TelemetryStatus", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _TelemetryStatus_deploymentId(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeploymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TelemetryStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _TelemetryStatus_storeBackend(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_storeBackend(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StoreBackend, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_storeBackend(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TelemetryStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _TelemetryStatus_latest(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_latest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Latest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
+			return ec.marshalOTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_latest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TelemetryStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TelemetrySnapshot(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TelemetryStatus_countsByStatus(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_countsByStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CountsByStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []telemetry.StatusCount) graphql.Marshaler {
+			return ec.marshalNStatusCount2ᚕgithubᚗcomᚋtelemetrydᚋtelemetrydᚋtelemetryᚐStatusCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_countsByStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TelemetryStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatusCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TelemetryStatus_retention(ctx context.Context, field graphql.CollectedField, obj *telemetry.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TelemetryStatus_retention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TelemetryStatus().Retention(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TelemetryStatus_retention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TelemetryStatus", field, true, true, "Int")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -5301,6 +5791,87 @@ func (ec *executionContext) _DeploymentConnection(ctx context.Context, sel ast.S
 	return out
 }
 
+var integrityProblemImplementors = []string{"IntegrityProblem"}
+
+func (ec *executionContext) _IntegrityProblem(ctx context.Context, sel ast.SelectionSet, obj *telemetryd.Problem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, integrityProblemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IntegrityProblem")
+		case "id":
+			out.Values[i] = ec._IntegrityProblem_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._IntegrityProblem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._IntegrityProblem_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var integrityReportImplementors = []string{"IntegrityReport"}
+
+func (ec *executionContext) _IntegrityReport(ctx context.Context, sel ast.SelectionSet, obj *IntegrityReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, integrityReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IntegrityReport")
+		case "checked":
+			out.Values[i] = ec._IntegrityReport_checked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problems":
+			out.Values[i] = ec._IntegrityReport_problems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -5472,6 +6043,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_telemetryPreview(ctx, field)
 				})
+		case "telemetryStatus":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_telemetryStatus(ctx, field)
+				})
+		case "telemetryIntegrity":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_telemetryIntegrity(ctx, field)
+				})
 		case "deployments":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -5551,6 +6134,44 @@ func (ec *executionContext) _Role(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "permissions":
 			out.Values[i] = ec._Role_permissions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statusCountImplementors = []string{"StatusCount"}
+
+func (ec *executionContext) _StatusCount(ctx context.Context, sel ast.SelectionSet, obj *telemetry.StatusCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statusCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatusCount")
+		case "status":
+			out.Values[i] = ec._StatusCount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._StatusCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -5689,6 +6310,85 @@ func (ec *executionContext) _TelemetrySnapshotConnection(ctx context.Context, se
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var telemetryStatusImplementors = []string{"TelemetryStatus"}
+
+func (ec *executionContext) _TelemetryStatus(ctx context.Context, sel ast.SelectionSet, obj *telemetry.Status) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, telemetryStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TelemetryStatus")
+		case "remoteEnabled":
+			out.Values[i] = ec._TelemetryStatus_remoteEnabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "doNotTrack":
+			out.Values[i] = ec._TelemetryStatus_doNotTrack(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endpoint":
+			out.Values[i] = ec._TelemetryStatus_endpoint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "schedule":
+			out.Values[i] = ec._TelemetryStatus_schedule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextRunAt":
+			out.Values[i] = ec._TelemetryStatus_nextRunAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deploymentId":
+			out.Values[i] = ec._TelemetryStatus_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "storeBackend":
+			out.Values[i] = ec._TelemetryStatus_storeBackend(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "latest":
+			out.Values[i] = ec._TelemetryStatus_latest(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "countsByStatus":
+			out.Values[i] = ec._TelemetryStatus_countsByStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "retention":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TelemetryStatus_retention(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6277,17 +6977,77 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
-	res, err := graphql.UnmarshalInt(v)
+	res, err := UnmarshalStrictInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalInt(v)
+	res := MarshalStrictInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNIntegrityProblem2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐProblemᚄ(ctx context.Context, sel ast.SelectionSet, v []*telemetryd.Problem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIntegrityProblem2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐProblem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIntegrityProblem2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐProblem(ctx context.Context, sel ast.SelectionSet, v *telemetryd.Problem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IntegrityProblem!")
+		return graphql.Null
+	}
+	return ec._IntegrityProblem(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNIntegrityProblemKind2githubᚗcomᚋtelemetrydᚋtelemetrydᚐProblemKind(ctx context.Context, v any) (telemetryd.ProblemKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNIntegrityProblemKind2githubᚗcomᚋtelemetrydᚋtelemetrydᚐProblemKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIntegrityProblemKind2githubᚗcomᚋtelemetrydᚋtelemetrydᚐProblemKind(ctx context.Context, sel ast.SelectionSet, v telemetryd.ProblemKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNIntegrityProblemKind2githubᚗcomᚋtelemetrydᚋtelemetrydᚐProblemKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "IntegrityProblemKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNIntegrityProblemKind2githubᚗcomᚋtelemetrydᚋtelemetrydᚐProblemKind = map[string]telemetryd.ProblemKind{
+		"CHECKSUM_MISMATCH": telemetryd.ChecksumMismatch,
+		"CHAIN_BREAK":       telemetryd.ChainBreak,
+		"CORRUPT":           telemetryd.Corrupt,
+	}
+	marshalNIntegrityProblemKind2githubᚗcomᚋtelemetrydᚋtelemetrydᚐProblemKind = map[telemetryd.ProblemKind]string{
+		telemetryd.ChecksumMismatch: "CHECKSUM_MISMATCH",
+		telemetryd.ChainBreak:       "CHAIN_BREAK",
+		telemetryd.Corrupt:          "CORRUPT",
+	}
+)
+
+func (ec *executionContext) marshalNIntegrityReport2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐIntegrityReport(ctx context.Context, sel ast.SelectionSet, v *IntegrityReport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "IntegrityReport!")
+		return graphql.Null
+	}
+	return ec._IntegrityReport(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, v any) (json.RawMessage, error) {
@@ -6362,6 +7122,26 @@ func (ec *executionContext) marshalNRole2ᚖgithubᚗcomᚋtelemetrydᚋtelemetr
 	return ec._Role(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNStatusCount2githubᚗcomᚋtelemetrydᚋtelemetrydᚋtelemetryᚐStatusCount(ctx context.Context, sel ast.SelectionSet, v telemetry.StatusCount) graphql.Marshaler {
+	return ec._StatusCount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStatusCount2ᚕgithubᚗcomᚋtelemetrydᚋtelemetrydᚋtelemetryᚐStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []telemetry.StatusCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatusCount2githubᚗcomᚋtelemetrydᚋtelemetrydᚋtelemetryᚐStatusCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6406,6 +7186,14 @@ func (ec *executionContext) marshalNTelemetrySnapshotConnection2ᚖgithubᚗcom�
 		return graphql.Null
 	}
 	return ec._TelemetrySnapshotConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTelemetryStatus2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋtelemetryᚐStatus(ctx context.Context, sel ast.SelectionSet, v *telemetry.Status) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TelemetryStatus!")
+		return graphql.Null
+	}
+	return ec._TelemetryStatus(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -6600,7 +7388,7 @@ func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*i
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalInt(v)
+	res, err := UnmarshalStrictInt(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -6610,8 +7398,44 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalInt(*v)
+	res := MarshalStrictInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalORemoteSendStatus2ᚕgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSendStatusᚄ(ctx context.Context, v any) ([]telemetryd.SendStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]telemetryd.SendStatus, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRemoteSendStatus2githubᚗcomᚋtelemetrydᚋtelemetrydᚐSendStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalORemoteSendStatus2ᚕgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSendStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []telemetryd.SendStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRemoteSendStatus2githubᚗcomᚋtelemetrydᚋtelemetrydᚐSendStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -28,6 +28,13 @@ type DeploymentConnection struct {
 	Nodes []*telemetryd.Deployment `json:"nodes"`
 }
 
+// What verify found over a filter. The oldest snapshot of each deployment in the filter anchors its chain.
+type IntegrityReport struct {
+	// How many snapshots were checked.
+	Checked  int                   `json:"checked"`
+	Problems []*telemetryd.Problem `json:"problems"`
+}
+
 type Mutation struct {
 }
 

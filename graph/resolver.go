@@ -4,8 +4,10 @@
 package graph
 
 import (
+	"errors"
 	"strings"
 
+	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
 	"github.com/telemetryd/telemetryd/fleet"
 	"github.com/telemetryd/telemetryd/telemetry"
@@ -35,6 +37,26 @@ func text(d *DateTime) string {
 		return ""
 	}
 	return string(*d)
+}
+
+// snapshotFilter reads the filter arguments of telemetrySnapshots and
+// telemetryIntegrity, naming the argument that is wrong.
+func snapshotFilter(startDate, endDate *DateTime, deploymentID *string, statuses []telemetryd.SendStatus) (telemetryd.Filter, error) {
+	var f telemetryd.Filter
+	var err error
+	f.Start, f.End, err = telemetryd.ParseRange(text(startDate), text(endDate))
+	var re *telemetryd.RangeError
+	if errors.As(err, &re) {
+		return f, telemetryd.Errorf(telemetryd.EINVALID, "%s", re.Named("startDate", "endDate"))
+	}
+	if err != nil {
+		return f, err
+	}
+	if deploymentID != nil {
+		f.DeploymentID = *deploymentID
+	}
+	f.Statuses = statuses
+	return f, nil
 }
 
 // orDefault reads an optional Int argument; an explicit null means the

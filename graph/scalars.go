@@ -12,10 +12,11 @@ import (
 	"github.com/telemetryd/telemetryd"
 )
 
-// DateTime is a DateTime value as text. On input it is what the caller
-// typed: whether a bare date means the start or the end of its day depends
-// on the argument, so bounds are read by the domain's parsers, the same
-// ones REST uses. On output it is a time in the records' layout.
+// DateTime is a DateTime argument as the caller typed it. Whether a bare
+// date means the start or the end of its day depends on the argument, so
+// the resolver reads it with the domain's parser, the one REST and the
+// CLIs use, naming the argument in its errors. On output it is a time in
+// the records' layout.
 type DateTime string
 
 // newDateTime renders t, or returns nil (GraphQL null) for the zero time.
@@ -27,14 +28,11 @@ func newDateTime(t time.Time) *DateTime {
 	return &d
 }
 
-// UnmarshalGQL accepts a string that reads as a date or date-time.
+// UnmarshalGQL accepts a string; the resolver reads it.
 func (d *DateTime) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
 		return telemetryd.Errorf(telemetryd.EINVALID, "DateTime must be a string")
-	}
-	if _, err := telemetryd.ParseStartDate(s); err != nil {
-		return telemetryd.Errorf(telemetryd.EINVALID, "%v", err)
 	}
 	*d = DateTime(s)
 	return nil
@@ -42,6 +40,24 @@ func (d *DateTime) UnmarshalGQL(v any) error {
 
 // MarshalGQL writes the text as a JSON string.
 func (d DateTime) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(d))) }
+
+// MarshalStrictInt writes an Int.
+func MarshalStrictInt(n int) graphql.Marshaler { return graphql.MarshalInt(n) }
+
+// UnmarshalStrictInt reads an Int from a number only: gqlgen's own Int
+// also takes a string such as "5", which GraphQL's input coercion does
+// not allow. Variables arrive as json.Number, literals as int64.
+func UnmarshalStrictInt(v any) (int, error) {
+	switch v := v.(type) {
+	case json.Number, int, int32, int64:
+		n, err := graphql.UnmarshalInt(v)
+		if err != nil {
+			return 0, telemetryd.Errorf(telemetryd.EINVALID, "Int must be an integer in range: %v", err)
+		}
+		return n, nil
+	}
+	return 0, telemetryd.Errorf(telemetryd.EINVALID, "Int must be a number, not %T", v)
+}
 
 // MarshalTimestamp renders a time as the records do: UTC, six fractional digits
 // and "Z".

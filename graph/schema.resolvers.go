@@ -131,9 +131,13 @@ func (r *mutationResolver) SendTelemetrySnapshot(ctx context.Context, id string)
 }
 
 // TelemetrySnapshots is the resolver for the telemetrySnapshots field.
-func (r *queryResolver) TelemetrySnapshots(ctx context.Context, startDate *DateTime, endDate *DateTime, limit *int, offset *int) (*TelemetrySnapshotConnection, error) {
-	req := telemetry.ListRequest{StartDate: text(startDate), EndDate: text(endDate), Limit: orDefault(limit, telemetryd.DefaultLimit), Offset: orDefault(offset, 0)}
-	nodes, count, err := r.Telemetry.List(ctx, req, telemetry.GraphQLParams)
+func (r *queryResolver) TelemetrySnapshots(ctx context.Context, startDate *DateTime, endDate *DateTime, deploymentID *string, remoteSendStatus []telemetryd.SendStatus, limit *int, offset *int) (*TelemetrySnapshotConnection, error) {
+	f, err := snapshotFilter(startDate, endDate, deploymentID, remoteSendStatus)
+	if err != nil {
+		return nil, err
+	}
+	f.Limit, f.Offset = orDefault(limit, telemetryd.DefaultLimit), orDefault(offset, 0)
+	nodes, count, err := r.Telemetry.List(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +156,28 @@ func (r *queryResolver) TelemetrySnapshot(ctx context.Context, id string) (*tele
 // TelemetryPreview is the resolver for the telemetryPreview field.
 func (r *queryResolver) TelemetryPreview(ctx context.Context) (json.RawMessage, error) {
 	return r.Telemetry.Preview(ctx)
+}
+
+// TelemetryStatus is the resolver for the telemetryStatus field.
+func (r *queryResolver) TelemetryStatus(ctx context.Context) (*telemetry.Status, error) {
+	return r.Telemetry.Status(ctx)
+}
+
+// TelemetryIntegrity is the resolver for the telemetryIntegrity field.
+func (r *queryResolver) TelemetryIntegrity(ctx context.Context, startDate *DateTime, endDate *DateTime, deploymentID *string) (*IntegrityReport, error) {
+	f, err := snapshotFilter(startDate, endDate, deploymentID, nil)
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.Telemetry.Integrity(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	report := &IntegrityReport{Checked: v.Count(), Problems: []*telemetryd.Problem{}}
+	for _, p := range v.Problems() {
+		report.Problems = append(report.Problems, &p)
+	}
+	return report, nil
 }
 
 // Deployments is the resolver for the deployments field.
@@ -204,6 +230,11 @@ func (r *telemetrySnapshotResolver) RemoteSendError(ctx context.Context, obj *te
 	return nullable(obj.RemoteSendError), nil
 }
 
+// Retention is the resolver for the retention field.
+func (r *telemetryStatusResolver) Retention(ctx context.Context, obj *telemetry.Status) (int, error) {
+	return int(obj.Retention / (24 * time.Hour)), nil
+}
+
 // Account returns AccountResolver implementation.
 func (r *Resolver) Account() AccountResolver { return &accountResolver{r} }
 
@@ -221,10 +252,14 @@ func (r *Resolver) TelemetrySnapshot() TelemetrySnapshotResolver {
 	return &telemetrySnapshotResolver{r}
 }
 
+// TelemetryStatus returns TelemetryStatusResolver implementation.
+func (r *Resolver) TelemetryStatus() TelemetryStatusResolver { return &telemetryStatusResolver{r} }
+
 type (
 	accountResolver           struct{ *Resolver }
 	apiTokenResolver          struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	telemetrySnapshotResolver struct{ *Resolver }
+	telemetryStatusResolver   struct{ *Resolver }
 )

@@ -38,6 +38,22 @@ func BenchmarkListPage(b *testing.B) {
 			fetch(req)
 		}
 	})
+	// A filter by status reads every record of the range on the embedded
+	// store (the counters count by time only).
+	b.Run("REST by status", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/telemetry/snapshots?status=pending&limit=50&offset=%d", e.url, i%40*50), nil)
+			fetch(req)
+		}
+	})
+	b.Run("telemetryStatus", func(b *testing.B) {
+		for b.Loop() {
+			body, _ := json.Marshal(map[string]any{"query": `{ telemetryStatus { nextRunAt latest { id } countsByStatus { status count } } }`})
+			req, _ := http.NewRequest(http.MethodPost, e.url+"/graphql", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			fetch(req)
+		}
+	})
 	b.Run("GraphQL", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			body, _ := json.Marshal(map[string]any{
@@ -49,4 +65,23 @@ func BenchmarkListPage(b *testing.B) {
 			fetch(req)
 		}
 	})
+}
+
+// BenchmarkExport measures GET /api/telemetry/export of 2,000 snapshots of
+// about 4 KB over loopback HTTP on the embedded store.
+func BenchmarkExport(b *testing.B) {
+	e := start(b)
+	_, err := e.store.ImportSnapshots(b.Context(), storetest.Chain(b, "bench", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), 2000, 4096))
+	require.NoError(b, err)
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/api/telemetry/export", nil)
+		req.Header.Set("Authorization", "Bearer "+e.admin)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(b, err)
+		n, err := io.Copy(io.Discard, res.Body)
+		require.NoError(b, err)
+		res.Body.Close()
+		require.Equal(b, http.StatusOK, res.StatusCode)
+		b.SetBytes(n)
+	}
 }

@@ -157,9 +157,9 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 }
 
 // withTimeout bounds the work of one API request.
-func withTimeout(next http.Handler) http.Handler {
+func withTimeout(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -42,7 +42,7 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 			documented = append(documented, method+" "+path)
 		}
 	}
-	assert.ElementsMatch(t, server.Routes, documented, "every REST route is documented, and only those")
+	assert.ElementsMatch(t, server.Routes(), documented, "every REST route is documented, and only those")
 
 	refresh := e.restLogin("admin", adminPassword).RefreshToken
 	spent := e.restLogin("admin", adminPassword).RefreshToken
@@ -71,6 +71,11 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 		{"a refresh of an ended session", "POST", "/api/auth/refresh", bearer(spent), "", http.StatusUnauthorized},
 		{"a logout", "POST", "/api/auth/logout", bearer(refresh), "", http.StatusOK},
 		{"a logout without a session", "POST", "/api/auth/logout", nil, "", http.StatusOK},
+		{"a listing by deployment and status", "GET", "/api/telemetry/snapshots?deployment_id=dep-test&status=pending,failed", bearer(reader), "", http.StatusOK},
+		{"an export", "GET", "/api/telemetry/export?end_date=2026-04-02&status=pending", bearer(reader), "", http.StatusOK},
+		{"an empty export", "GET", "/api/telemetry/export?deployment_id=nobody", bearer(reader), "", http.StatusOK},
+		{"an export with a limit", "GET", "/api/telemetry/export?limit=5", bearer(reader), "", http.StatusUnprocessableEntity},
+		{"an export without permission", "GET", "/api/telemetry/export", bearer(nobody), "", http.StatusForbidden},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,8 +21,8 @@ import (
 	"github.com/telemetryd/telemetryd/store/storetest"
 )
 
-// onEachBackend runs test on a fresh embedded store and a fresh Neo4j.
-func onEachBackend(t *testing.T, test func(t *testing.T, st store.Store)) {
+// onEachStore runs test on a fresh embedded store and a fresh Neo4j.
+func onEachStore(t *testing.T, test func(t *testing.T, st store.Store)) {
 	t.Run("embedded", func(t *testing.T) {
 		st, err := embedded.Open(t.TempDir())
 		require.NoError(t, err)
@@ -79,7 +79,7 @@ func (e *env) send(s *telemetryd.Snapshot) response {
 var day = time.Date(2026, 3, 1, 2, 17, 5, 123456000, time.UTC)
 
 func TestReceiverStoresEachSnapshotOnceAsSent(t *testing.T) {
-	onEachBackend(t, func(t *testing.T, st store.Store) {
+	onEachStore(t, func(t *testing.T, st store.Store) {
 		c := &clock{now: day.Add(time.Hour)}
 		e := startWith(t, st, receiving("", c))
 		s := storetest.NewSnapshot(t, "dep-fleet", day, nil, 500)
@@ -222,7 +222,7 @@ func TestReceiverLimitsEachAddressToSixtyAMinute(t *testing.T) {
 }
 
 func TestDeploymentsQuery(t *testing.T) {
-	onEachBackend(t, func(t *testing.T, st store.Store) {
+	onEachStore(t, func(t *testing.T, st store.Store) {
 		e := startWith(t, st, receiving("", &clock{now: day.AddDate(0, 0, 10)}))
 		chain := storetest.Chain(t, "dep-gap", day, 4, 100)
 		for _, s := range []*telemetryd.Snapshot{chain[0], chain[1], chain[3]} {

@@ -2,37 +2,81 @@ package server
 
 import (
 	_ "embed"
+	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/telemetry"
+	"github.com/telemetryd/telemetryd/exportfile"
 )
 
 func (s *Server) handleListSnapshots(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	req := telemetry.ListRequest{
-		StartDate: q.Get("start_date"),
-		EndDate:   q.Get("end_date"),
-		Limit:     telemetryd.DefaultLimit,
+	f, err := snapshotFilter(r.URL.Query(), true)
+	if err != nil {
+		s.writeDomainError(w, r, err)
+		return
 	}
-	var err error
-	if v := q.Get("limit"); v != "" {
-		if req.Limit, err = strconv.Atoi(v); err != nil {
-			req.Limit = -1 // out of range: the service names the parameter
-		}
-	}
-	if v := q.Get("offset"); v != "" {
-		if req.Offset, err = strconv.Atoi(v); err != nil {
-			req.Offset = -1
-		}
-	}
-	page, count, err := s.Telemetry.List(r.Context(), req, telemetry.RESTParams)
+	page, count, err := s.Telemetry.List(r.Context(), f)
 	if err != nil {
 		s.writeDomainError(w, r, err)
 		return
 	}
 	writeListing(w, count, page)
+}
+
+// handleExport streams every snapshot matching the listing's filters as an
+// export file: a JSON array, newest first, the format of
+// exportfile.Encoder, written as the store yields records so memory stays
+// bounded. The status is sent with the first bytes, so a failure after
+// that cuts the connection: the client sees a broken transfer, never a
+// short file that looks whole.
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
+	f, err := snapshotFilter(r.URL.Query(), false)
+	if err != nil {
+		s.writeDomainError(w, r, err)
+		return
+	}
+	var enc *exportfile.Encoder
+	begin := func() {
+		if enc == nil {
+			startExport(w, f)
+			enc = exportfile.NewEncoder(w)
+		}
+	}
+	rc := http.NewResponseController(w)
+	err = s.Telemetry.Export(r.Context(), f, func(snap *telemetryd.Snapshot) error {
+		begin()
+		// A client that reads is given time; one that stalls is cut.
+		_ = rc.SetWriteDeadline(time.Now().Add(RequestTimeout))
+		return enc.Add(snap)
+	})
+	if err != nil && enc == nil {
+		s.writeDomainError(w, r, err)
+		return
+	}
+	if err != nil {
+		s.Logger.Warn("export cut short", "path", r.URL.Path, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	begin()
+	if err := enc.Close(); err != nil {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// startExport writes the headers of an export of f.
+func startExport(w http.ResponseWriter, f telemetryd.Filter) {
+	name := "telemetry-snapshots"
+	if !f.Start.IsZero() {
+		name += "-from-" + telemetryd.Day(f.Start)
+	}
+	if !f.End.IsZero() {
+		name += "-to-" + telemetryd.Day(f.End)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".json"}))
+	w.WriteHeader(http.StatusOK)
 }
 
 // writeListing writes {"count": N, "snapshots": [...]}, the shape the

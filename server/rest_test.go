@@ -133,14 +133,58 @@ func TestRESTRejectsBadParametersByName(t *testing.T) {
 		{"limit=ten", "limit"},
 		{"offset=-1", "offset"},
 		{"offset=1.5", "offset"},
+		{"limit=1&limit=2", "limit is given 2 times"},
+		{"limit=%2B5", "limit"},
+		{"limit=05", "limit"},
+		{"limit=%205", "limit"},
+		{"offset=00", "offset"},
+		{"start_date=2026-01-01&start_date=2026-02-01", "start_date is given 2 times"},
+		{"status=sent&status=failed", "status is given 2 times"},
+		{"status=SENT", "status"},
+		{"status=sent,", "status"},
+		{"start_date=" + strings.Repeat("9", 5000), "start_date"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.query, func(t *testing.T) {
 			res := e.get("/api/telemetry/snapshots?"+tc.query, e.admin)
 			require.Equal(t, http.StatusUnprocessableEntity, res.status, "body: %s", res.body)
-			assert.Contains(t, res.errorMessage(t), tc.names)
+			msg := res.errorMessage(t)
+			assert.Contains(t, msg, tc.names)
+			assert.Less(t, len(msg), 300, "a bad value is not echoed in full")
 		})
 	}
+}
+
+func TestRFC3339LowerCaseTAndZAreDates(t *testing.T) {
+	e := start(t)
+	snaps := e.seed(5, time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC))
+	var rest listing
+	res := e.get("/api/telemetry/snapshots?start_date=2026-03-02t06:00:00z&end_date=2026-03-03t06:00:00.000000z", e.admin)
+	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+	res.json(t, &rest)
+	assert.Equal(t, []string{snaps[2].ID, snaps[1].ID}, snapshotIDs(rest.Snapshots))
+
+	var data struct {
+		TelemetrySnapshots struct{ Count int } `json:"telemetrySnapshots"`
+	}
+	e.mustGraphQL(e.admin, `{ telemetrySnapshots(startDate: "2026-03-02t06:00:00z", endDate: "2026-03-03t06:00:00+00:00") { count } }`, nil, &data)
+	assert.Equal(t, 2, data.TelemetrySnapshots.Count)
+}
+
+func TestGraphQLIntIsANumberNotAString(t *testing.T) {
+	e := start(t)
+	e.seed(3, time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC))
+	const query = `query($l: Int) { telemetrySnapshots(limit: $l) { count nodes { id } } }`
+	for _, l := range []any{"5", "five", 2.5} {
+		out, res := e.graphql(e.admin, query, map[string]any{"l": l})
+		assert.Equal(t, telemetryd.EINVALID, out.code(), "%v: %s", l, res.body)
+		assert.JSONEq(t, "null", string(out.Data), "%v: %s", l, res.body)
+	}
+	var data struct {
+		TelemetrySnapshots struct{ Nodes []struct{ ID string } } `json:"telemetrySnapshots"`
+	}
+	e.mustGraphQL(e.admin, query, map[string]any{"l": 2}, &data)
+	assert.Len(t, data.TelemetrySnapshots.Nodes, 2, "a number is an Int")
 }
 
 func TestRESTAccessRules(t *testing.T) {

@@ -25,6 +25,10 @@ const (
 	MaxGraphQLBody = 1 << 20
 	// RequestTimeout bounds the work of one API request.
 	RequestTimeout = 30 * time.Second
+	// ExportTimeout bounds an export, which streams as long as the client
+	// keeps reading; each of its writes must still finish within
+	// RequestTimeout.
+	ExportTimeout = time.Hour
 )
 
 // Pinger answers whether the store can serve queries.
@@ -114,16 +118,55 @@ func (s *Server) Close(ctx context.Context) error {
 	return s.srv.Shutdown(ctx)
 }
 
-// Routes are the REST routes, each a method and a path; the OpenAPI
-// document describes exactly these (a test holds them to it).
-var Routes = []string{
-	"GET /api/telemetry/snapshots",
-	"GET /api/telemetry/snapshots/{id}",
-	"GET /api/telemetry/preview",
-	"POST /api/auth/login",
-	"POST /api/auth/refresh",
-	"POST /api/auth/logout",
+// route is one REST route: its method and path, its handler, and the
+// middleware around it.
+type route struct {
+	pattern string
+	handle  func(*Server, http.ResponseWriter, *http.Request)
+	wrap    func(*Server, http.Handler) http.Handler
 }
+
+var routes = []route{
+	{"GET /api/telemetry/snapshots", (*Server).handleListSnapshots, (*Server).api},
+	{"GET /api/telemetry/snapshots/{id}", (*Server).handleGetSnapshot, (*Server).api},
+	{"GET /api/telemetry/preview", (*Server).handlePreview, (*Server).api},
+	{"GET /api/telemetry/export", (*Server).handleExport, (*Server).streamed},
+	{"POST /api/auth/login", (*Server).handleLogin, (*Server).jsonSession},
+	{"POST /api/auth/refresh", (*Server).handleRefresh, (*Server).session},
+	{"POST /api/auth/logout", (*Server).handleLogout, (*Server).session},
+}
+
+// Routes returns the REST routes, each a method and a path; the OpenAPI
+// document describes exactly these (a test holds them to it).
+func Routes() []string {
+	out := make([]string, len(routes))
+	for i, rt := range routes {
+		out[i] = rt.pattern
+	}
+	return out
+}
+
+// api authenticates the caller of a route, within RequestTimeout. Only
+// the API routes authenticate, inside their deadline, so health checks
+// and metrics never wait on the store for a token.
+func (s *Server) api(h http.Handler) http.Handler {
+	return withTimeout(RequestTimeout, s.Auth.Middleware(s.identify(h)))
+}
+
+// streamed is api for a route that streams for as long as the client
+// reads, up to ExportTimeout.
+func (s *Server) streamed(h http.Handler) http.Handler {
+	return withTimeout(ExportTimeout, s.Auth.Middleware(s.identify(h)))
+}
+
+// session is for the authentication routes, which read their own
+// credentials, not a caller.
+func (s *Server) session(h http.Handler) http.Handler {
+	return withTimeout(RequestTimeout, limitBody(maxAuthBody, h))
+}
+
+// jsonSession is session for a route whose body is JSON.
+func (s *Server) jsonSession(h http.Handler) http.Handler { return s.session(requireJSON(h)) }
 
 // Handler returns every route behind the shared middleware. Only the API
 // routes authenticate, inside their deadline, so health checks and
@@ -136,37 +179,19 @@ func (s *Server) Handler() http.Handler {
 		_, path, _ := strings.Cut(pattern, " ")
 		mux.HandleFunc(path, methodNotAllowed)
 	}
-	api := func(h http.Handler) http.Handler { return withTimeout(s.Auth.Middleware(s.identify(h))) }
-
 	handle("GET /healthz", http.HandlerFunc(s.handleHealth))
 	handle("GET /readyz", http.HandlerFunc(s.handleReady))
 	handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn)}))
 	handle("GET /api/openapi.json", http.HandlerFunc(handleOpenAPI))
-	rest := map[string]http.HandlerFunc{
-		Routes[0]: s.handleListSnapshots,
-		Routes[1]: s.handleGetSnapshot,
-		Routes[2]: s.handlePreview,
+	for _, rt := range routes {
+		handle(rt.pattern, rt.wrap(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handle(s, w, r) })))
 	}
-	// The authentication routes read their own credentials, not a caller.
-	session := func(h http.Handler) http.Handler { return withTimeout(limitBody(maxAuthBody, h)) }
-	sessions := map[string]http.Handler{
-		"POST /api/auth/login":   session(requireJSON(http.HandlerFunc(s.handleLogin))),
-		"POST /api/auth/refresh": session(http.HandlerFunc(s.handleRefresh)),
-		"POST /api/auth/logout":  session(http.HandlerFunc(s.handleLogout)),
-	}
-	for _, route := range Routes {
-		if h, ok := sessions[route]; ok {
-			handle(route, h)
-			continue
-		}
-		handle(route, api(rest[route]))
-	}
-	mux.Handle("GET /graphql", api(s.GraphQL))
-	handle("POST /graphql", api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
+	mux.Handle("GET /graphql", s.api(s.GraphQL))
+	handle("POST /graphql", s.api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
 	if s.receiving != nil {
 		// Senders are other deployments, not accounts: the receive key, if
 		// any, is their only credential.
-		handle(ReceiveRoute, withTimeout(s.receiving))
+		handle(ReceiveRoute, withTimeout(RequestTimeout, s.receiving))
 	}
 	mux.HandleFunc("/", notFound)
 	return s.observe(s.recoverPanics(mux))

@@ -42,6 +42,15 @@ type env struct {
 	store store.Store
 	logs  *logbuffer.Buffer
 	admin string // an access token of the built-in admin
+	// deploymentID is the server's own deployment.
+	deploymentID string
+}
+
+// onEachBackend runs fn against a server on the embedded store and one on
+// the development Neo4j.
+func onEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Run("embedded", func(t *testing.T) { fn(t, start(t)) })
+	t.Run("neo4j", func(t *testing.T) { fn(t, startOn(t, neo4jtest.Open(t))) })
 }
 
 func start(t testing.TB) *env {
@@ -89,7 +98,8 @@ func startWith(t testing.TB, st store.Store, o options) *env {
 		Store: st, DeploymentID: deploymentID, Sender: sender, Logger: logger,
 		Sections: []workflows.Section{workflows.ProcessSection{}},
 	}
-	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger}
+	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger,
+		Settings: telemetry.Settings{Endpoint: "https://telemetry.invalid/v1", Schedule: "02:00", DeploymentID: deploymentID, StoreBackend: st.Backend()}}
 	registry := prometheus.NewRegistry()
 	fleetService := &fleet.Service{Store: st, Audit: logger, Now: o.receiveNow}
 	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService, Fleet: fleetService}, logger, registry)
@@ -111,7 +121,7 @@ func startWith(t testing.TB, st store.Store, o options) *env {
 	}
 	require.NoError(t, srv.Open())
 	t.Cleanup(func() { srv.Close(context.Background()) })
-	e := &env{t: t, url: srv.URL(), store: st, logs: logs}
+	e := &env{t: t, url: srv.URL(), store: st, logs: logs, deploymentID: deploymentID}
 	e.admin = e.login("admin", adminPassword)
 	return e
 }

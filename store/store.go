@@ -38,18 +38,22 @@ type Snapshots interface {
 	CreateSnapshot(ctx context.Context, s *telemetryd.Snapshot) error
 	// Snapshot returns the snapshot with id, or ENOTFOUND.
 	Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
-	// ListSnapshots returns one page of the snapshots within f's bounds,
-	// newest first (created_at, then id, descending), and how many match
-	// in all, both from one consistent read.
+	// ListSnapshots returns one page of the snapshots matching f (its
+	// time bounds, deployment and statuses), newest first (created_at,
+	// then id, descending), and how many match in all, both from one
+	// consistent read.
 	ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
-	// EachSnapshot calls fn for every snapshot within f's bounds, newest
-	// first, in constant memory; f.Limit and f.Offset are ignored. An error
-	// from fn stops the walk and is returned. The walk is not one frozen
-	// view of the store, so writers are never held up by a slow reader:
-	// every snapshot that exists throughout the walk is handed to fn
-	// exactly once and in order, while snapshots written or deleted during
-	// the walk may or may not be.
+	// EachSnapshot calls fn for every snapshot matching f, newest first,
+	// in constant memory; f.Limit and f.Offset are ignored. An error from
+	// fn stops the walk and is returned. The walk is not one frozen view
+	// of the store, so writers are never held up by a slow reader: every
+	// snapshot that exists throughout the walk is handed to fn exactly
+	// once and in order, while snapshots written or deleted during the
+	// walk may or may not be.
 	EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
+	// CountSnapshotsByStatus returns how many snapshots have each remote
+	// send status; statuses no snapshot has may be absent.
+	CountSnapshotsByStatus(ctx context.Context) (map[telemetryd.SendStatus]int, error)
 	// LatestSnapshot returns the deployment's newest snapshot, or ENOTFOUND.
 	LatestSnapshot(ctx context.Context, deploymentID string) (*telemetryd.Snapshot, error)
 	// UpdateSendStatus records a remote send outcome and returns the

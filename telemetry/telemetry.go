@@ -6,9 +6,9 @@ package telemetry
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/activity"
@@ -19,6 +19,9 @@ import (
 type Snapshots interface {
 	Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
 	ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
+	EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
+	LatestSnapshot(ctx context.Context, deploymentID string) (*telemetryd.Snapshot, error)
+	CountSnapshotsByStatus(ctx context.Context) (map[telemetryd.SendStatus]int, error)
 }
 
 // Workflow collects, creates and sends snapshots.
@@ -26,6 +29,8 @@ type Workflow interface {
 	Preview(ctx context.Context) (json.RawMessage, error)
 	RunOnce(ctx context.Context) (*telemetryd.Snapshot, error)
 	Send(ctx context.Context, id string) (*telemetryd.Snapshot, error)
+	// NextRunAt is when the next scheduled run is due.
+	NextRunAt() time.Time
 }
 
 // Counter counts activity for the daily telemetry.
@@ -44,70 +49,33 @@ type Service struct {
 	Counter Counter
 	// Audit receives one line for every read of telemetry.
 	Audit *slog.Logger
+	// Settings is how telemetry is configured, for Status.
+	Settings Settings
 }
 
-// Params names a transport's filter parameters, so errors name the one the
-// caller typed.
-type Params struct {
-	StartDate, EndDate, Limit, Offset string
-}
-
-// The parameter names of each API.
-var (
-	RESTParams    = Params{StartDate: "start_date", EndDate: "end_date", Limit: "limit", Offset: "offset"}
-	GraphQLParams = Params{StartDate: "startDate", EndDate: "endDate", Limit: "limit", Offset: "offset"}
-)
-
-// ListRequest is a listing as the caller asked for it. Empty dates are
-// open bounds.
-type ListRequest struct {
-	StartDate string
-	EndDate   string
-	Limit     int
-	Offset    int
-}
-
-// Filter reads the request into a store filter. EINVALID names the
-// parameter that is wrong.
-func (r ListRequest) Filter(names Params) (telemetryd.Filter, error) {
-	f := telemetryd.Filter{Limit: r.Limit, Offset: r.Offset}
-	var err error
-	if f.Start, f.End, err = telemetryd.ParseRange(r.StartDate, r.EndDate); err != nil {
-		return f, rangeError(err, names.StartDate, names.EndDate)
-	}
+// CheckLimits refuses a filter whose page is out of range: Limit from 1
+// to telemetryd.MaxLimit, Offset 0 or more. Both APIs call these
+// parameters limit and offset.
+func CheckLimits(f telemetryd.Filter) error {
 	if f.Limit < 1 || f.Limit > telemetryd.MaxLimit {
-		return f, telemetryd.Errorf(telemetryd.EINVALID, "%s must be an integer from 1 to %d", names.Limit, telemetryd.MaxLimit)
+		return telemetryd.Errorf(telemetryd.EINVALID, "limit must be an integer from 1 to %d", telemetryd.MaxLimit)
 	}
 	if f.Offset < 0 {
-		return f, telemetryd.Errorf(telemetryd.EINVALID, "%s must be an integer of 0 or more", names.Offset)
+		return telemetryd.Errorf(telemetryd.EINVALID, "offset must be an integer of 0 or more")
 	}
-	return f, nil
+	return nil
 }
 
-// rangeError names the parameter of a telemetryd.RangeError.
-func rangeError(err error, start, end string) error {
-	var re *telemetryd.RangeError
-	if !errors.As(err, &re) {
-		return err
-	}
-	switch re.Bound {
-	case telemetryd.StartBound:
-		return telemetryd.Errorf(telemetryd.EINVALID, "%s: %v", start, re.Err)
-	case telemetryd.EndBound:
-		return telemetryd.Errorf(telemetryd.EINVALID, "%s: %v", end, re.Err)
-	}
-	return telemetryd.Errorf(telemetryd.EINVALID, "%s must not be after %s", start, end)
-}
-
-// List returns one page of snapshots, newest first, and how many match in
-// all. It needs READ_TELEMETRY; EINVALID names a bad parameter.
-func (s *Service) List(ctx context.Context, req ListRequest, names Params) ([]*telemetryd.Snapshot, int, error) {
+// List returns one page of snapshots matching f, newest first, and how
+// many match in all. It needs READ_TELEMETRY; EINVALID when f's limit or
+// offset is out of range (see CheckLimits). Each transport reads its own
+// parameters into f, naming them in its errors.
+func (s *Service) List(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
 	p, err := auth.Require(ctx, telemetryd.ReadTelemetry)
 	if err != nil {
 		return nil, 0, err
 	}
-	f, err := req.Filter(names)
-	if err != nil {
+	if err := CheckLimits(f); err != nil {
 		return nil, 0, err
 	}
 	page, count, err := s.Store.ListSnapshots(ctx, f)
@@ -115,10 +83,67 @@ func (s *Service) List(ctx context.Context, req ListRequest, names Params) ([]*t
 		return nil, 0, fmt.Errorf("listing snapshots: %w", err)
 	}
 	s.Counter.Count(activity.TelemetryReads)
-	s.Audit.Info("audit", "action", "telemetry.list", "actor", p.Username,
-		"start_date", req.StartDate, "end_date", req.EndDate, "limit", f.Limit, "offset", f.Offset,
-		"records", len(page), "count", count)
+	s.Audit.Info("audit", append(filterAttrs("telemetry.list", p.Username, f),
+		"limit", f.Limit, "offset", f.Offset, "records", len(page), "count", count)...)
 	return page, count, nil
+}
+
+// filterAttrs are the audit attributes of a read over f.
+func filterAttrs(action, actor string, f telemetryd.Filter) []any {
+	attrs := []any{"action", action, "actor", actor}
+	if !f.Start.IsZero() {
+		attrs = append(attrs, "start", f.Start.Format(telemetryd.TimeLayout))
+	}
+	if !f.End.IsZero() {
+		attrs = append(attrs, "end", f.End.Format(telemetryd.TimeLayout))
+	}
+	if f.DeploymentID != "" {
+		attrs = append(attrs, "deployment_id", f.DeploymentID)
+	}
+	if len(f.Statuses) > 0 {
+		attrs = append(attrs, "statuses", f.Statuses)
+	}
+	return attrs
+}
+
+// Export calls fn for every snapshot matching f, newest first, in
+// bounded memory; f's Limit and Offset are ignored. It needs
+// READ_TELEMETRY. An error from fn stops the walk and is returned as is,
+// so a client that went away ends the export.
+func (s *Service) Export(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error {
+	p, err := auth.Require(ctx, telemetryd.ReadTelemetry)
+	if err != nil {
+		return err
+	}
+	n := 0
+	err = s.Store.EachSnapshot(ctx, f, func(snap *telemetryd.Snapshot) error {
+		n++
+		return fn(snap)
+	})
+	s.Counter.Count(activity.Exports)
+	s.Audit.Info("audit", append(filterAttrs("telemetry.export", p.Username, f), "records", n, "complete", err == nil)...)
+	return err
+}
+
+// Integrity checks the checksums and chains of the snapshots matching f
+// (Limit and Offset ignored), as the offline verify commands do, and
+// returns the verifier with what it found. It needs READ_TELEMETRY.
+func (s *Service) Integrity(ctx context.Context, f telemetryd.Filter) (*telemetryd.Verifier, error) {
+	p, err := auth.Require(ctx, telemetryd.ReadTelemetry)
+	if err != nil {
+		return nil, err
+	}
+	v := telemetryd.NewVerifier()
+	err = s.Store.EachSnapshot(ctx, f, func(snap *telemetryd.Snapshot) error {
+		v.Add(snap)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verifying snapshots: %w", err)
+	}
+	s.Counter.Count(activity.TelemetryReads)
+	s.Audit.Info("audit", append(filterAttrs("telemetry.integrity", p.Username, f), "records", v.Count(), "problems", len(v.Problems()))...)
+	return v, nil
 }
 
 // Get returns one snapshot, or ENOTFOUND. It needs READ_TELEMETRY.

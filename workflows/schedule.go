@@ -42,6 +42,10 @@ func (r *Runner) NextRun(t time.Time) time.Time {
 	return due
 }
 
+// NextRunAt returns when the next scheduled run is due, by the runner's
+// clock.
+func (r *Runner) NextRunAt() time.Time { return r.NextRun(r.now()) }
+
 // DefaultBackoff waits 30s before the first retry, doubling up to 15
 // minutes: a store outage of any length is retried often enough to make
 // that day's snapshot soon after it ends, without hammering the store.

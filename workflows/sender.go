@@ -96,11 +96,17 @@ func (s *Sender) Enabled() bool { return s != nil && s.enabled }
 // --telemetry-remote setting: DO_NOT_TRACK=1 (or true, yes) forces
 // sending off.
 func RemoteEnabled(remote bool, getenv func(string) string) bool {
+	return remote && !DoNotTrack(getenv)
+}
+
+// DoNotTrack reports whether the DO_NOT_TRACK environment variable asks
+// for no remote sending: 1, true or yes.
+func DoNotTrack(getenv func(string) string) bool {
 	switch strings.ToLower(strings.TrimSpace(getenv("DO_NOT_TRACK"))) {
 	case "1", "true", "yes":
-		return false
+		return true
 	}
-	return remote
+	return false
 }
 
 // Outcome is the result of one send, as recorded on the snapshot.

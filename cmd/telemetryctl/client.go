@@ -94,8 +94,7 @@ type client struct {
 	stored string
 }
 
-// requestTimeout bounds one request; an export's pages of 1,000 records
-// take well under it.
+// requestTimeout bounds one request other than an export (see stream).
 const requestTimeout = 2 * time.Minute
 
 func newClient(server, token string, getenv func(string) string, stderr io.Writer) *client {
@@ -246,10 +245,26 @@ func graphQLError(u *url.URL, status int, body []byte) error {
 
 // do sends req with bearer (if any) and returns the body of a 200 answer.
 func (c *client) do(req *http.Request, bearer string, readError errorReader) ([]byte, error) {
+	resp, err := c.send(c.http, req, bearer, readError)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer of %s: %w", req.URL.Redacted(), err)
+	}
+	return body, nil
+}
+
+// send sends req with bearer (if any) through hc and returns a 200 JSON
+// answer with its body unread, for the caller to close; any other answer
+// is an error, its body read and closed.
+func (c *client) send(hc *http.Client, req *http.Request, bearer string, readError errorReader) (*http.Response, error) {
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
@@ -260,8 +275,15 @@ func (c *client) do(req *http.Request, bearer string, readError errorReader) ([]
 		}
 		return nil, fmt.Errorf("cannot reach telemetryd at %s: %v (is it running? set --server or TELEMETRYCTL_SERVER)", req.URL.Redacted(), err)
 	}
+	if resp.StatusCode == http.StatusOK {
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/graphql-response+json") {
+			resp.Body.Close()
+			return nil, fmt.Errorf("%s answered with %q rather than JSON: is --server a telemetryd?", req.URL.Redacted(), ct)
+		}
+		return resp, nil
+	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if err != nil {
 		return nil, fmt.Errorf("reading the answer of %s: %w", req.URL.Redacted(), err)
 	}
@@ -272,13 +294,43 @@ func (c *client) do(req *http.Request, bearer string, readError errorReader) ([]
 		}
 		return nil, fmt.Errorf("%s redirects to %s, which telemetryctl does not follow: set --server to the URL telemetryd serves at", req.URL.Redacted(), to)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, readError(req.URL, resp.StatusCode, body)
+	return nil, readError(req.URL, resp.StatusCode, body)
+}
+
+// maxErrorBody bounds how much of a failed answer is read.
+const maxErrorBody = 1 << 20
+
+// exportTimeout bounds one streamed export, as the server does.
+const exportTimeout = time.Hour
+
+// stream GETs a REST route and hands the body of its 200 answer to read
+// as it arrives, so an export of any size passes through in bounded
+// memory. An expired login is refreshed as for every request, before any
+// of the body is read.
+func (c *client) stream(ctx context.Context, path string, query url.Values, read func(io.Reader) error) error {
+	u := c.server + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/graphql-response+json") {
-		return nil, fmt.Errorf("%s answered with %q rather than JSON: is --server a telemetryd?", req.URL.Redacted(), ct)
-	}
-	return body, nil
+	hc := *c.http
+	hc.Timeout = exportTimeout
+	_, err := c.authorised(ctx, func(bearer string) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.send(&hc, req, bearer, restError)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if err := read(resp.Body); err != nil {
+			return nil, fmt.Errorf("reading the answer of %s: %w", req.URL.Redacted(), err)
+		}
+		return nil, nil
+	})
+	return err
 }
 
 // authorised runs call with the bearer token to use. With the stored

@@ -40,23 +40,38 @@ func newTelemetryCommand(e *env, connect connector) *cobra.Command {
 	return cmd
 }
 
-// dateFlags are --start-date and --end-date. They go to the server as
-// typed, so a bare end date keeps meaning "that whole UTC day"; they are
-// only parsed here to catch mistakes before a request.
-type dateFlags struct {
-	Start, End string
+// filterFlags are --start-date, --end-date, --deployment-id and
+// --status. They go to the server as typed, so a bare end date keeps
+// meaning "that whole UTC day"; they are only read here to catch mistakes,
+// naming the flag, before a request.
+type filterFlags struct {
+	Start, End, DeploymentID string
+	Statuses                 []string
 }
 
-func (d *dateFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&d.Start, "start-date", "", "only snapshots created on or after this ISO 8601 date (from 00:00 UTC) or date-time")
-	fs.StringVar(&d.End, "end-date", "", "only snapshots created on or before this ISO 8601 date (the whole UTC day) or date-time")
+func (f *filterFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Start, "start-date", "", "only snapshots created on or after this ISO 8601 date (from 00:00 UTC) or date-time")
+	fs.StringVar(&f.End, "end-date", "", "only snapshots created on or before this ISO 8601 date (the whole UTC day) or date-time")
+	fs.StringVar(&f.DeploymentID, "deployment-id", "", "only this deployment's snapshots")
+	fs.StringSliceVar(&f.Statuses, "status", nil, "only snapshots with one of these remote send statuses: pending, sent, skipped, failed (comma-separated or repeated)")
 }
 
-// validate catches mistakes in the dates before a request; the filter
-// it reads them into is the server's business.
-func (d *dateFlags) validate() error {
-	_, err := cli.DateFilter(d.Start, d.End)
-	return err
+// query returns the filter as the REST routes' parameters, or a usage
+// error naming the flag that is wrong.
+func (f *filterFlags) query() (url.Values, error) {
+	if _, err := cli.DateFilter(f.Start, f.End); err != nil {
+		return nil, err
+	}
+	if _, err := cli.Statuses(f.Statuses); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	for name, v := range map[string]string{"start_date": f.Start, "end_date": f.End, "deployment_id": f.DeploymentID, "status": strings.Join(f.Statuses, ",")} {
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
+	return q, nil
 }
 
 // snapshotList is the REST listing.
@@ -65,78 +80,17 @@ type snapshotList struct {
 	Snapshots []*telemetryd.Snapshot `json:"snapshots"`
 }
 
-// listSnapshots fetches one page of the REST listing and returns it both
-// raw, as the server sent it, and decoded.
-func (c *client) listSnapshots(ctx context.Context, start, end string, limit, offset int) ([]byte, *snapshotList, error) {
-	q := url.Values{}
-	if start != "" {
-		q.Set("start_date", start)
-	}
-	if end != "" {
-		q.Set("end_date", end)
-	}
-	q.Set("limit", strconv.Itoa(limit))
-	if offset > 0 {
-		q.Set("offset", strconv.Itoa(offset))
-	}
-	body, err := c.getREST(ctx, "/api/telemetry/snapshots", q)
-	if err != nil {
-		return nil, nil, err
-	}
-	var list snapshotList
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, nil, fmt.Errorf("reading the snapshot listing: %w", err)
-	}
-	return body, &list, nil
-}
-
-// pageSize is how many records export and verify fetch a request.
-const pageSize = 1000
-
-// eachSnapshot calls yield with every snapshot within the bounds, newest
-// first, a page of pageSize at a time, after calling started with how many
-// there are.
-//
-// Pages after the first are bounded by the created_at of the last record
-// seen, skipping the records already seen at that instant, rather than
-// by offsets into the whole listing. That pins the upper bound when the
-// export starts, since snapshots created meanwhile are newer than every
-// later bound, without trusting this machine's clock: pinning "now" from
-// here would leave out snapshots already there when the clock is behind
-// the server's, and let new ones shift pages when it is ahead. It also
-// spares the store from skipping ever more records page after page.
-func (c *client) eachSnapshot(ctx context.Context, dates dateFlags, started func(count int), yield func(*telemetryd.Snapshot) error) error {
-	end, offset := dates.End, 0
-	var bound time.Time // the created_at bounding the last request, once paging
-	for first := true; ; first = false {
-		_, page, err := c.listSnapshots(ctx, dates.Start, end, pageSize, offset)
-		if err != nil {
-			return err
-		}
-		if first {
-			started(page.Count)
-		}
-		for _, s := range page.Snapshots {
-			if err := yield(s); err != nil {
-				return err
+// eachExported calls yield with every snapshot the export route answers
+// for q, newest first, as they arrive.
+func (c *client) eachExported(ctx context.Context, q url.Values, yield func(*telemetryd.Snapshot) error) error {
+	return c.stream(ctx, "/api/telemetry/export", q, func(body io.Reader) error {
+		return exportfile.Decode(body, func(i int, s *telemetryd.Snapshot, err error) error {
+			if err != nil {
+				return fmt.Errorf("record %d of the export: %w", i+1, err)
 			}
-		}
-		if len(page.Snapshots) < pageSize {
-			return nil
-		}
-		last := page.Snapshots[len(page.Snapshots)-1].CreatedAt
-		atLast := 0
-		for i := len(page.Snapshots) - 1; i >= 0 && page.Snapshots[i].CreatedAt.Equal(last); i-- {
-			atLast++
-		}
-		if !first && last.Equal(bound) {
-			offset += atLast // a whole page at one instant: keep skipping
-		} else {
-			offset = atLast
-		}
-		bound = last
-		end = last.UTC().Format(telemetryd.TimeLayout)
-	}
+			return yield(s)
+		})
+	})
 }
 
 // outputFormat is -o: table or json.
@@ -159,18 +113,20 @@ func registerOutput(fs *pflag.FlagSet, o *outputFormat) {
 
 func newListCommand(e *env, connect connector) *cobra.Command {
 	var (
-		dates         dateFlags
+		filter        filterFlags
 		limit, offset int
 		output        outputFormat
 	)
 	cmd := &cobra.Command{
-		Use:   "list [--start-date D] [--end-date D] [--limit N] [--offset N] [-o table|json]",
+		Use:   "list [--start-date D] [--end-date D] [--deployment-id ID] [--status S,...] [--limit N] [--offset N] [-o table|json]",
 		Short: "List snapshots, newest first",
 		Example: `  telemetryctl telemetry list --start-date 2026-02-01 --end-date 2026-02-16
+  telemetryctl telemetry list --status failed,pending
   telemetryctl telemetry list -o json | jq '.snapshots[].id'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := dates.validate(); err != nil {
+			q, err := filter.query()
+			if err != nil {
 				return err
 			}
 			if limit < 1 || limit > telemetryd.MaxLimit {
@@ -183,9 +139,15 @@ func newListCommand(e *env, connect connector) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body, list, err := c.listSnapshots(cmd.Context(), dates.Start, dates.End, limit, offset)
+			q.Set("limit", strconv.Itoa(limit))
+			q.Set("offset", strconv.Itoa(offset))
+			body, err := c.getREST(cmd.Context(), "/api/telemetry/snapshots", q)
 			if err != nil {
 				return err
+			}
+			var list snapshotList
+			if err := json.Unmarshal(body, &list); err != nil {
+				return fmt.Errorf("reading the snapshot listing: %w", err)
 			}
 			if output == "json" {
 				return printJSON(e.stdout, body)
@@ -206,7 +168,7 @@ func newListCommand(e *env, connect connector) *cobra.Command {
 			return nil
 		},
 	}
-	dates.register(cmd.Flags())
+	filter.register(cmd.Flags())
 	cmd.Flags().IntVar(&limit, "limit", 50, "how many snapshots to show (1-10000)")
 	cmd.Flags().IntVar(&offset, "offset", 0, "how many of the newest snapshots to skip")
 	registerOutput(cmd.Flags(), &output)
@@ -333,31 +295,31 @@ func newSendCommand(e *env, connect connector) *cobra.Command {
 
 func newExportCommand(e *env, connect connector) *cobra.Command {
 	var (
-		dates  dateFlags
+		filter filterFlags
 		output string
 	)
 	cmd := &cobra.Command{
-		Use:   "export --output FILE [--start-date D] [--end-date D]",
+		Use:   "export --output FILE [--start-date D] [--end-date D] [--deployment-id ID] [--status S,...]",
 		Short: "Write snapshots, newest first, to a JSON file",
-		Long: `Write the snapshots within the dates to FILE as a JSON array, newest first:
-the format "telemetryd snapshots import" reads. The file is written to a
-temporary file renamed into place, so it is never seen half written.
-Snapshots created while the export runs are left out.`,
+		Long: `Write the snapshots matching the filters to FILE as a JSON array, newest
+first: the format "telemetryd snapshots import" reads. They are streamed
+from the server's export route and checked as they arrive; the file is
+written to a temporary file renamed into place, so it is never seen half
+written.`,
 		Example: `  telemetryctl telemetry export --output telemetry-2026.json --start-date 2026-01-01 --end-date 2026-12-31`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := dates.validate(); err != nil {
+			q, err := filter.query()
+			if err != nil {
 				return err
 			}
 			c, err := connect()
 			if err != nil {
 				return err
 			}
-			var bar *progressbar.ProgressBar
+			bar := newProgressBar(e.stderr, "exporting")
 			n, err := exportfile.Write(output, func(yield func(*telemetryd.Snapshot) error) error {
-				return c.eachSnapshot(cmd.Context(), dates, func(count int) {
-					bar = newProgressBar(e.stderr, count, "exporting")
-				}, func(s *telemetryd.Snapshot) error {
+				return c.eachExported(cmd.Context(), q, func(s *telemetryd.Snapshot) error {
 					if bar != nil {
 						_ = bar.Add(1)
 					}
@@ -379,18 +341,19 @@ Snapshots created while the export runs are left out.`,
 		},
 	}
 	cmd.Flags().StringVar(&output, "output", "", "file to write (required)")
-	dates.register(cmd.Flags())
+	filter.register(cmd.Flags())
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }
 
-// newProgressBar returns a progress bar on w when w is a terminal, and nil
-// otherwise: redirected to a file or a CI log, redraws would be noise.
-func newProgressBar(w io.Writer, total int, what string) *progressbar.ProgressBar {
+// newProgressBar returns a progress bar counting snapshots on w when w is
+// a terminal, and nil otherwise: redirected to a file or a CI log, redraws
+// would be noise. A stream has no total, so it counts up.
+func newProgressBar(w io.Writer, what string) *progressbar.ProgressBar {
 	if _, ok := terminal(w); !ok {
 		return nil
 	}
-	return progressbar.NewOptions(total,
+	return progressbar.NewOptions(-1,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
@@ -430,21 +393,13 @@ listed, and the exit status is 1 when there is any.`,
 			if err != nil {
 				return err
 			}
-			// The listing is newest first, the order the verifier needs.
-			v := telemetryd.NewVerifier()
-			var bar *progressbar.ProgressBar
-			err = c.eachSnapshot(cmd.Context(), dateFlags{}, func(count int) {
-				bar = newProgressBar(e.stderr, count, "verifying")
-			}, func(s *telemetryd.Snapshot) error {
-				if bar != nil {
-					_ = bar.Add(1)
-				}
-				v.Add(s)
-				return nil
+			// The export is newest first, the order the verifier needs;
+			// records that do not decode are reported, not fatal.
+			var v *telemetryd.Verifier
+			err = c.stream(cmd.Context(), "/api/telemetry/export", nil, func(body io.Reader) error {
+				v, err = exportfile.Verify(body)
+				return err
 			})
-			if bar != nil {
-				_ = bar.Finish()
-			}
 			if err != nil {
 				return err
 			}

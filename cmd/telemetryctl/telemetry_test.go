@@ -63,6 +63,25 @@ func TestTelemetryList(t *testing.T) {
 		assert.Contains(t, r.stdout, "Showing 2 of 2")
 	})
 
+	t.Run("deployment and status filters go to the server", func(t *testing.T) {
+		r := ctl(t, admin, "", "telemetry", "list", "--deployment-id", seededDeployment, "--status", "pending,failed", "--end-date", "2020-01-10")
+		requireOK(t, r)
+		assert.Contains(t, r.stdout, "Showing 10 of 10")
+		r = ctl(t, admin, "", append([]string{"telemetry", "list", "--status", "sent"}, seededRange...)...)
+		requireOK(t, r)
+		assert.Contains(t, r.stdout, "Showing 0 of 0", "every seeded snapshot is pending")
+
+		file := filepath.Join(t.TempDir(), "part.json")
+		r = ctl(t, admin, "", "telemetry", "export", "--output", file, "--deployment-id", seededDeployment, "--status", "pending", "--end-date", "2020-01-10")
+		requireOK(t, r)
+		assert.Equal(t, "exported 10 snapshots to "+file+"\n", r.stdout)
+	})
+
+	t.Run("an unknown status is a usage mistake naming the flag", func(t *testing.T) {
+		requireFailure(t, ctl(t, admin, "", "telemetry", "list", "--status", "sent,lost"), 2, "--status")
+		requireFailure(t, ctl(t, admin, "", "telemetry", "export", "--output", filepath.Join(t.TempDir(), "x.json"), "--status", "SENT"), 2, "--status")
+	})
+
 	t.Run("an empty range says so", func(t *testing.T) {
 		r := ctl(t, admin, "", "telemetry", "list", "--end-date", "2019-12-31")
 		requireOK(t, r)

@@ -18,11 +18,9 @@ import (
 	"github.com/telemetryd/telemetryd/store/neo4j/neo4jtest"
 )
 
-const e2ePassword = "correct horse battery staple"
-
-// graphQL runs one operation against a running server and returns its
-// data, failing the test on any error.
-func graphQL(t *testing.T, baseURL, token, query string, vars map[string]any) map[string]any {
+// graphQLVars runs one operation with variables against a running
+// server and returns its data, failing the test on any error.
+func graphQLVars(t *testing.T, baseURL, token, query string, vars map[string]any) map[string]any {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(t, err)
@@ -42,12 +40,6 @@ func graphQL(t *testing.T, baseURL, token, query string, vars map[string]any) ma
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
 	require.Empty(t, out.Errors)
 	return out.Data
-}
-
-func signIn(t *testing.T, baseURL string) string {
-	t.Helper()
-	data := graphQL(t, baseURL, "", `mutation($p: String!) { login(username: "admin", password: $p) { accessToken } }`, map[string]any{"p": e2ePassword})
-	return data["login"].(map[string]any)["accessToken"].(string)
 }
 
 // wire stands between a sender and its receiver, as the network does:
@@ -121,16 +113,16 @@ func TestSenderAndReceiverEndToEnd(t *testing.T) {
 }
 
 func testSenderAndReceiver(t *testing.T, receiverStore []string) {
-	receiverArgs := append([]string{"--listen", "127.0.0.1:0", "--admin-password", e2ePassword, "--receive"}, receiverStore...)
+	receiverArgs := append([]string{"--listen", "127.0.0.1:0", "--admin-password", testAdminPassword, "--receive"}, receiverStore...)
 	receiver := serveInBackground(t, env(), receiverArgs...)
 	net := &wire{}
 	net.set(receiver.url, false)
 	proxy := httptest.NewServer(net)
 	t.Cleanup(proxy.Close)
-	sender := serveInBackground(t, env(), "--listen", "127.0.0.1:0", "--admin-password", e2ePassword,
+	sender := serveInBackground(t, env(), "--listen", "127.0.0.1:0", "--admin-password", testAdminPassword,
 		"--data-dir", filepath.Join(t.TempDir(), "sender"),
 		"--telemetry-remote", "--telemetry-endpoint", proxy.URL+"/v1/snapshots")
-	senderToken, receiverToken := signIn(t, sender.url), signIn(t, receiver.url)
+	senderToken, receiverToken := adminToken(t, sender.url), adminToken(t, receiver.url)
 	const snapshotFields = `id deploymentId checksum checksumValid remoteSendStatus remoteSendAt remoteSendError`
 	receivedQuery := `query($id: ID!) { telemetrySnapshot(id: $id) { ` + snapshotFields + ` } }`
 	// The receiver keeps its own daily snapshot beside those it receives.
@@ -146,11 +138,11 @@ func testSenderAndReceiver(t *testing.T, receiverStore []string) {
 	}
 
 	// The daily run sends the snapshot; it arrives verified.
-	run := graphQL(t, sender.url, senderToken, `mutation { runTelemetryWorkflow { `+snapshotFields+` } }`, nil)["runTelemetryWorkflow"].(map[string]any)
+	run := graphQLVars(t, sender.url, senderToken, `mutation { runTelemetryWorkflow { `+snapshotFields+` } }`, nil)["runTelemetryWorkflow"].(map[string]any)
 	assert.Equal(t, "SENT", run["remoteSendStatus"], "the sender records the send: %v", run)
 	assert.Equal(t, 201, net.lastStatus())
 	id := run["id"].(string)
-	got := graphQL(t, receiver.url, receiverToken, receivedQuery, map[string]any{"id": id})["telemetrySnapshot"].(map[string]any)
+	got := graphQLVars(t, receiver.url, receiverToken, receivedQuery, map[string]any{"id": id})["telemetrySnapshot"].(map[string]any)
 	assert.Equal(t, run["checksum"], got["checksum"])
 	assert.Equal(t, run["deploymentId"], got["deploymentId"])
 	assert.Equal(t, true, got["checksumValid"])
@@ -159,10 +151,10 @@ func testSenderAndReceiver(t *testing.T, receiverStore []string) {
 
 	// A re-send, as a backlog or another replica makes, changes nothing.
 	resend := `mutation($id: ID!) { sendTelemetrySnapshot(id: $id) { remoteSendStatus remoteSendError } }`
-	again := graphQL(t, sender.url, senderToken, resend, map[string]any{"id": id})["sendTelemetrySnapshot"].(map[string]any)
+	again := graphQLVars(t, sender.url, senderToken, resend, map[string]any{"id": id})["sendTelemetrySnapshot"].(map[string]any)
 	assert.Equal(t, "SENT", again["remoteSendStatus"])
 	assert.Equal(t, 200, net.lastStatus(), "the receiver knew it already")
-	fleet := graphQL(t, receiver.url, receiverToken, countQuery, nil)
+	fleet := graphQLVars(t, receiver.url, receiverToken, countQuery, nil)
 	assert.Equal(t, 1, receivedFrom(fleet, run["deploymentId"]), "the snapshot is stored once")
 	deployments := fleet["deployments"].(map[string]any)
 	require.Equal(t, float64(1), deployments["count"])
@@ -171,7 +163,7 @@ func testSenderAndReceiver(t *testing.T, receiverStore []string) {
 
 	// Altered on the way, it is refused, and the sender says so.
 	net.set(receiver.url, true)
-	tampered := graphQL(t, sender.url, senderToken, resend, map[string]any{"id": id})["sendTelemetrySnapshot"].(map[string]any)
+	tampered := graphQLVars(t, sender.url, senderToken, resend, map[string]any{"id": id})["sendTelemetrySnapshot"].(map[string]any)
 	assert.Equal(t, 422, net.lastStatus())
 	assert.Equal(t, "FAILED", tampered["remoteSendStatus"])
 	assert.Equal(t, "receiver answered 422 Unprocessable Entity", tampered["remoteSendError"])
@@ -188,15 +180,15 @@ func testSenderAndReceiver(t *testing.T, receiverStore []string) {
 	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", stdout, stderr)
 	assert.Contains(t, stdout+stderr, "checksums and chains intact")
 	receiver = serveInBackground(t, env(), receiverArgs...)
-	receiverToken = signIn(t, receiver.url)
+	receiverToken = adminToken(t, receiver.url)
 	net.set(receiver.url, false)
-	healed := graphQL(t, sender.url, senderToken, resend, map[string]any{"id": id})["sendTelemetrySnapshot"].(map[string]any)
+	healed := graphQLVars(t, sender.url, senderToken, resend, map[string]any{"id": id})["sendTelemetrySnapshot"].(map[string]any)
 	assert.Equal(t, "SENT", healed["remoteSendStatus"])
 	assert.Equal(t, 200, net.lastStatus())
-	got = graphQL(t, receiver.url, receiverToken, receivedQuery, map[string]any{"id": id})["telemetrySnapshot"].(map[string]any)
+	got = graphQLVars(t, receiver.url, receiverToken, receivedQuery, map[string]any{"id": id})["telemetrySnapshot"].(map[string]any)
 	assert.Equal(t, run["checksum"], got["checksum"])
 	assert.True(t, strings.HasPrefix(got["remoteSendAt"].(string), "20"))
-	fleet = graphQL(t, receiver.url, receiverToken, countQuery, nil)
+	fleet = graphQLVars(t, receiver.url, receiverToken, countQuery, nil)
 	assert.Equal(t, 1, receivedFrom(fleet, run["deploymentId"]))
 	assert.Equal(t, float64(1), fleet["deployments"].(map[string]any)["count"])
 }

@@ -97,7 +97,16 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		Metrics:   workflows.NewMetrics(registry),
 		Logger:    logger,
 	}
-	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger}
+	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger,
+		Settings: telemetry.Settings{
+			RemoteEnabled: remote,
+			DoNotTrack:    workflows.DoNotTrack(getenv),
+			Endpoint:      sender.Endpoint(),
+			Schedule:      cfg.TelemetrySchedule.String(),
+			DeploymentID:  deploymentID,
+			StoreBackend:  st.Backend(),
+			Retention:     cfg.TelemetryRetention.Duration(),
+		}}
 
 	fleetService := &fleet.Service{Store: st, Audit: logger, Self: deploymentID}
 	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService, Fleet: fleetService}, logger, registry)

@@ -42,11 +42,12 @@ func withStore(ctx context.Context, c storeConfig, fn func(store.Store) error) e
 
 func newExportCommand(stdout io.Writer) *cobra.Command {
 	var (
-		sc                 storeConfig
-		output, start, end string
+		sc                               storeConfig
+		output, start, end, deploymentID string
+		statuses                         []string
 	)
 	cmd := &cobra.Command{
-		Use:   "export --output FILE [--start-date D] [--end-date D]",
+		Use:   "export --output FILE [--start-date D] [--end-date D] [--deployment-id ID] [--status S,...]",
 		Short: "Write snapshots, newest first, to a JSON file",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,6 +55,10 @@ func newExportCommand(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if f.Statuses, err = cli.Statuses(statuses); err != nil {
+				return err
+			}
+			f.DeploymentID = deploymentID
 			return withStore(cmd.Context(), sc, func(st store.Store) error {
 				n, err := exportfile.Write(output, func(yield func(*telemetryd.Snapshot) error) error {
 					return st.EachSnapshot(cmd.Context(), f, yield)
@@ -72,6 +77,8 @@ func newExportCommand(stdout io.Writer) *cobra.Command {
 	cmd.Flags().StringVar(&output, "output", "", "file to write (required)")
 	cmd.Flags().StringVar(&start, "start-date", "", "only snapshots created on or after this ISO 8601 date or date-time")
 	cmd.Flags().StringVar(&end, "end-date", "", "only snapshots created on or before this date (a bare date includes the whole UTC day) or date-time")
+	cmd.Flags().StringVar(&deploymentID, "deployment-id", "", "only this deployment's snapshots")
+	cmd.Flags().StringSliceVar(&statuses, "status", nil, "only snapshots with one of these remote send statuses: pending, sent, skipped, failed (comma-separated or repeated)")
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }

@@ -116,12 +116,44 @@ func TestVerifyNamesEveryBrokenLink(t *testing.T) {
 	assert.Contains(t, stderr, "verification failed: 1 problem in 10 snapshots")
 }
 
-func TestBadDatesAreUsageMistakes(t *testing.T) {
+func TestBadFiltersAreUsageMistakes(t *testing.T) {
+	for flag, args := range map[string][]string{
+		"--end-date":   {"--end-date", "nonsense"},
+		"--start-date": {"--start-date", "2026-02-02", "--end-date", "2026-02-01"},
+		"--status":     {"--status", "sent,lost"},
+	} {
+		t.Run(flag, func(t *testing.T) {
+			dir := t.TempDir()
+			code, _, stderr := execute(t, env(), append([]string{"snapshots", "export", "--output", filepath.Join(dir, "out.json"), "--data-dir", dir}, args...)...)
+			assert.Equal(t, 2, code)
+			assert.Contains(t, stderr, flag)
+			assert.NoFileExists(t, filepath.Join(dir, "out.json"))
+		})
+	}
+}
+
+func TestExportByDeploymentAndStatus(t *testing.T) {
 	dir := t.TempDir()
-	code, _, stderr := execute(t, env(), "snapshots", "export", "--output", filepath.Join(dir, "out.json"), "--data-dir", dir, "--end-date", "nonsense")
-	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr, "--end-date")
-	assert.NoFileExists(t, filepath.Join(dir, "out.json"))
+	data := []string{"--data-dir", filepath.Join(dir, "data")}
+	start := time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC)
+	mine, theirs := storetest.Chain(t, "dep-mine", start, 6, 100), storetest.Chain(t, "dep-theirs", start, 6, 100)
+	for i, s := range mine {
+		if i%2 == 0 {
+			s.RemoteSendStatus = telemetryd.SendFailed
+		}
+	}
+	seed := filepath.Join(dir, "seed.json")
+	writeExport(t, seed, append(mine, theirs...))
+	code, _, stderr := execute(t, env(), append([]string{"snapshots", "import", "--file", seed}, data...)...)
+	require.Equal(t, 0, code, stderr)
+
+	out := filepath.Join(dir, "out.json")
+	code, stdout, stderr := execute(t, env(), append([]string{"snapshots", "export", "--output", out, "--deployment-id", "dep-mine", "--status", "failed"}, data...)...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "exported 3 snapshots")
+	got, err := exportfile.Read(strings.NewReader(readFile(t, out)))
+	require.NoError(t, err)
+	assert.Equal(t, []string{mine[4].ID, mine[2].ID, mine[0].ID}, []string{got[0].ID, got[1].ID, got[2].ID})
 }
 
 func TestExportsAreCountedForTheDailyTelemetry(t *testing.T) {

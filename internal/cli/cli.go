@@ -162,15 +162,23 @@ func DateFilter(start, end string) (telemetryd.Filter, error) {
 	f.Start, f.End, err = telemetryd.ParseRange(start, end)
 	var re *telemetryd.RangeError
 	if errors.As(err, &re) {
-		switch re.Bound {
-		case telemetryd.StartBound:
-			return f, Usagef("--start-date: %v", re.Err)
-		case telemetryd.EndBound:
-			return f, Usagef("--end-date: %v", re.Err)
-		}
-		return f, Usagef("--start-date must not be after --end-date")
+		return f, Usagef("%s", re.Named("--start-date", "--end-date"))
 	}
 	return f, err
+}
+
+// Statuses reads --status values into send statuses, naming the flag
+// when one is not a status.
+func Statuses(values []string) ([]telemetryd.SendStatus, error) {
+	var out []telemetryd.SendStatus
+	for _, v := range values {
+		s := telemetryd.SendStatus(v)
+		if !s.Valid() {
+			return nil, Usagef("--status: %s is not one of pending, sent, skipped, failed", telemetryd.Echo(v))
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // ReportVerification prints a verifier's findings, one a line, and fails

@@ -222,8 +222,9 @@ func (s *Store) Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, 
 	return snap, nil
 }
 
-// ListSnapshots returns one page of the snapshots within f's bounds, newest
-// first, and how many match in all, from one read transaction. A Limit
+// ListSnapshots returns one page of the snapshots matching f, newest
+// first, and how many match in all, from one read transaction. A filter
+// by deployment or status is answered by listMatching. A Limit
 // below 1 means telemetryd.DefaultLimit. The count reads counters, not
 // records (see count.go); the page skips Offset keys without decoding
 // them, so deep offsets cost a key walk. A damaged record on the page
@@ -237,6 +238,9 @@ func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*tele
 	lo, hi, ok := bounds(f)
 	if !ok {
 		return page, 0, ctx.Err()
+	}
+	if !f.OnlyTime() {
+		return s.listMatching(ctx, f, lo, hi, limit)
 	}
 	var count int
 	err := s.view(ctx, func(tx *bolt.Tx) error {
@@ -273,7 +277,7 @@ const (
 	eachBatchBytes = 1 << 20
 )
 
-// EachSnapshot calls fn for every snapshot within f's bounds, newest first.
+// EachSnapshot calls fn for every snapshot matching f, newest first.
 // It reads batches of at most 500 records or 1 MiB of them in short read
 // transactions and calls fn outside them, so a slow fn (writing an
 // export) neither holds a transaction open nor keeps the file from
@@ -301,13 +305,20 @@ func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*
 			}
 			var last []byte
 			for size := 0; above(lo, k) && len(batch) < eachBatch && size < eachBatchBytes; k, v = c.Prev() {
+				last = k
+				size += len(v)
+				ok, err := matches(f, k, v)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
 				snap, err := decode(k, v)
 				if err != nil {
 					return err
 				}
 				batch = append(batch, snap)
-				size += len(v)
-				last = k
 			}
 			full = above(lo, k)
 			if last != nil {

@@ -20,6 +20,7 @@ var (
 const (
 	LatestQuery            = latestQuery
 	UnsentQuery            = unsentQuery
+	StatusCountQuery       = statusCountQuery
 	RelationshipCountQuery = relationshipCountQuery
 )
 

@@ -77,6 +77,7 @@ func TestOpenCreatesSchemaIdempotently(t *testing.T) {
 		"telemetry_snapshot_created_at RANGE ONLINE TelemetrySnapshot(created_at,)",
 		"telemetry_snapshot_deployment_created_at RANGE ONLINE TelemetrySnapshot(deployment_id,created_at,)",
 		"telemetry_snapshot_deployment_send_status_created_at RANGE ONLINE TelemetrySnapshot(deployment_id,remote_send_status,created_at,)",
+		"telemetry_snapshot_status_created_at RANGE ONLINE TelemetrySnapshot(remote_send_status,created_at,)",
 		"token_account_kind RANGE ONLINE Token(account_id,kind,)",
 	} {
 		assert.Contains(t, indexes, want)
@@ -241,6 +242,8 @@ func TestQueriesReadTheirIndexes(t *testing.T) {
 		return func() (string, map[string]any) { return build(f) }
 	}
 	open := telemetryd.Filter{Limit: 50}
+	byDeployment := telemetryd.Filter{DeploymentID: "dep-00001", Start: base.AddDate(0, 0, 100), Limit: 50}
+	byStatus := telemetryd.Filter{Statuses: []telemetryd.SendStatus{telemetryd.SendFailed, telemetryd.SendSkipped}, Limit: 50}
 	cases := []struct {
 		name   string
 		query  func() (string, map[string]any)
@@ -255,6 +258,16 @@ func TestQueriesReadTheirIndexes(t *testing.T) {
 			"NodeCountFromCountStore", []string{"NodeByLabelScan"}},
 		{"bounded count seeks the created_at range", filter(neo4j.CountQuery, mid),
 			"TelemetrySnapshot(created_at)", []string{"NodeByLabelScan"}},
+		{"a deployment's listing reads the deployment index in order", filter(neo4j.ListQuery, byDeployment),
+			"TelemetrySnapshot(deployment_id, created_at)", []string{"NodeByLabelScan", "Sort"}},
+		{"a deployment's count seeks the deployment index", filter(neo4j.CountQuery, byDeployment),
+			"TelemetrySnapshot(deployment_id, created_at)", []string{"NodeByLabelScan"}},
+		{"a listing by status reads an index, not every node", filter(neo4j.ListQuery, byStatus),
+			"TelemetrySnapshot(", []string{"NodeByLabelScan"}},
+		{"a count by status seeks the status index", filter(neo4j.CountQuery, byStatus),
+			"TelemetrySnapshot(remote_send_status, created_at)", []string{"NodeByLabelScan"}},
+		{"counts by status seek the status index", fixed(neo4j.StatusCountQuery, map[string]any{"status": "failed"}),
+			"TelemetrySnapshot(remote_send_status, created_at)", []string{"NodeByLabelScan"}},
 		// These two carry index hints, so they read their index or fail to
 		// plan. Whether the planner seeks or scans it depends on index
 		// statistics, which Neo4j samples in the background after the seed:

@@ -131,12 +131,33 @@ func (s *Store) Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, 
 // listQuery returns the page query for f and its parameters. The range
 // predicate on created_at, even the open "IS NOT NULL", lets the planner
 // read the created_at index backwards in order instead of scanning and
-// sorting every snapshot.
+// sorting every snapshot. With a deployment, the hint and the order
+// naming deployment_id first (one value, so the order is the same) read
+// that deployment's range of the (deployment_id, created_at) index in
+// order: statistics sampled before a deployment's snapshots arrived would
+// otherwise have the planner filter the whole created_at index.
 func listQuery(f telemetryd.Filter) (string, map[string]any) {
-	where, params := rangeWhere(f)
+	where, params := filterWhere(f)
 	params["offset"], params["limit"] = pageBounds(f)
-	return `MATCH (s:TelemetrySnapshot) WHERE ` + where + `
-		RETURN s ORDER BY s.created_at DESC, s.id DESC SKIP $offset LIMIT $limit`, params
+	return `MATCH (s:TelemetrySnapshot) ` + indexHint(f) + `WHERE ` + where + `
+		RETURN s ORDER BY ` + orderBy(f) + ` SKIP $offset LIMIT $limit`, params
+}
+
+// indexHint names the deployment index when f selects a deployment.
+func indexHint(f telemetryd.Filter) string {
+	if f.DeploymentID == "" {
+		return ""
+	}
+	return "USING INDEX s:TelemetrySnapshot(deployment_id, created_at) "
+}
+
+// orderBy is the listing order, newest first, in the terms of the index
+// that serves f (see listQuery).
+func orderBy(f telemetryd.Filter) string {
+	if f.DeploymentID == "" {
+		return "s.created_at DESC, s.id DESC"
+	}
+	return "s.deployment_id DESC, s.created_at DESC, s.id DESC"
 }
 
 // pageBounds returns the offset and limit of f's page: a negative offset
@@ -163,21 +184,27 @@ func pageFits(n, offset, limit, count int) bool {
 	}
 }
 
-// countQuery returns the query counting the snapshots within f's bounds.
-// With no bounds it reads the count store instead of the index, which is
-// constant time however many snapshots there are.
+// countQuery returns the query counting the snapshots matching f. With
+// no condition at all it reads the count store instead of an index,
+// which is constant time however many snapshots there are.
 func countQuery(f telemetryd.Filter) (string, map[string]any) {
-	if f.Start.IsZero() && f.End.IsZero() {
+	if f.Start.IsZero() && f.End.IsZero() && f.OnlyTime() {
 		return `MATCH (s:TelemetrySnapshot) RETURN count(s) AS n`, map[string]any{}
 	}
-	where, params := rangeWhere(f)
-	return `MATCH (s:TelemetrySnapshot) WHERE ` + where + ` RETURN count(s) AS n`, params
+	where, params := filterWhere(f)
+	return `MATCH (s:TelemetrySnapshot) ` + indexHint(f) + `WHERE ` + where + ` RETURN count(s) AS n`, params
 }
 
-// rangeWhere is the created_at predicate of f, both bounds inclusive.
-func rangeWhere(f telemetryd.Filter) (string, map[string]any) {
+// filterWhere is the predicate of f: the created_at bounds, both
+// inclusive, the deployment and the statuses. With a deployment the
+// (deployment_id, created_at) index serves the range in order.
+func filterWhere(f telemetryd.Filter) (string, map[string]any) {
 	var conds []string
 	params := map[string]any{}
+	if f.DeploymentID != "" {
+		conds = append(conds, "s.deployment_id = $deployment")
+		params["deployment"] = f.DeploymentID
+	}
 	if !f.Start.IsZero() {
 		conds = append(conds, "s.created_at >= $start")
 		params["start"] = telemetryd.Microseconds(f.Start)
@@ -186,8 +213,16 @@ func rangeWhere(f telemetryd.Filter) (string, map[string]any) {
 		conds = append(conds, "s.created_at <= $end")
 		params["end"] = telemetryd.Microseconds(f.End)
 	}
-	if len(conds) == 0 {
-		return "s.created_at IS NOT NULL", params
+	if f.Start.IsZero() && f.End.IsZero() {
+		conds = append(conds, "s.created_at IS NOT NULL")
+	}
+	if len(f.Statuses) > 0 {
+		statuses := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			statuses[i] = string(st)
+		}
+		conds = append(conds, "s.remote_send_status IN $statuses")
+		params["statuses"] = statuses
 	}
 	return strings.Join(conds, " AND "), params
 }
@@ -261,7 +296,7 @@ func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*tele
 // errKeptChanging fails a listing that snapshot writes kept overtaking.
 var errKeptChanging = fmt.Errorf("listing kept changing: snapshots were added or deleted during each of %d attempts", listAttempts)
 
-// EachSnapshot calls fn for every snapshot within f's bounds, newest
+// EachSnapshot calls fn for every snapshot matching f, newest
 // first, in constant memory: records are pulled from Neo4j in small
 // batches as fn consumes them, within one read transaction (read
 // committed: see store.Snapshots for what the walk promises). It is not
@@ -285,9 +320,9 @@ func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*
 		return wrap(op, err)
 	}
 	defer release(ctx, tx.Close) // rolls back unless committed
-	where, params := rangeWhere(f)
-	res, err := tx.Run(ctx, `MATCH (s:TelemetrySnapshot) WHERE `+where+`
-		RETURN s ORDER BY s.created_at DESC, s.id DESC`, params)
+	where, params := filterWhere(f)
+	res, err := tx.Run(ctx, `MATCH (s:TelemetrySnapshot) `+indexHint(f)+`WHERE `+where+`
+		RETURN s ORDER BY `+orderBy(f), params)
 	if err != nil {
 		return wrap(op, err)
 	}
@@ -305,6 +340,34 @@ func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*
 	}
 	return wrap(op, tx.Commit(ctx))
 }
+
+// CountSnapshotsByStatus returns how many snapshots have each remote send
+// status: one count a status, each a seek on the
+// (remote_send_status, created_at) index.
+func (s *Store) CountSnapshotsByStatus(ctx context.Context) (map[telemetryd.SendStatus]int, error) {
+	return read(ctx, s, "counting snapshots by status", func(tx driver.ManagedTransaction) (map[telemetryd.SendStatus]int, error) {
+		counts := map[telemetryd.SendStatus]int{}
+		for _, status := range telemetryd.SendStatuses {
+			res, err := tx.Run(ctx, statusCountQuery, map[string]any{"status": string(status)})
+			if err != nil {
+				return nil, err
+			}
+			rec, err := res.Single(ctx)
+			if err != nil {
+				return nil, err
+			}
+			n, _ := rec.Values[0].(int64)
+			counts[status] = int(n)
+		}
+		return counts, nil
+	})
+}
+
+// statusCountQuery counts the snapshots of one status from the
+// (remote_send_status, created_at) index; the hint keeps a planner with
+// thin statistics from preferring another.
+const statusCountQuery = `MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(remote_send_status, created_at)
+	WHERE s.remote_send_status = $status AND s.created_at IS NOT NULL RETURN count(s) AS n`
 
 // LatestSnapshot returns the deployment's newest snapshot, or ENOTFOUND.
 // It is one seek on the (deployment_id, created_at) index.

@@ -126,6 +126,9 @@ var schema = []string{
 	 FOR (d:TelemetryDeployment) REQUIRE d.id IS UNIQUE`,
 	`CREATE RANGE INDEX telemetry_deployment_last_seen IF NOT EXISTS
 	 FOR (d:TelemetryDeployment) ON (d.last_seen)`,
+	// Listings and counts by status across deployments.
+	`CREATE RANGE INDEX telemetry_snapshot_status_created_at IF NOT EXISTS
+	 FOR (s:TelemetrySnapshot) ON (s.remote_send_status, s.created_at)`,
 	`CREATE CONSTRAINT account_id IF NOT EXISTS
 	 FOR (a:Account) REQUIRE a.id IS UNIQUE`,
 	`CREATE CONSTRAINT account_username IF NOT EXISTS

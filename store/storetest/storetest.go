@@ -28,6 +28,7 @@ type Opener func(t *testing.T) store.Store
 func Run(t *testing.T, open Opener) {
 	t.Run("Snapshots", func(t *testing.T) { testSnapshots(t, open) })
 	t.Run("Listing", func(t *testing.T) { testListing(t, open) })
+	t.Run("Filtering", func(t *testing.T) { testFiltering(t, open) })
 	t.Run("ListingWhileWriting", func(t *testing.T) { testListingWhileWriting(t, open) })
 	t.Run("Streaming", func(t *testing.T) { testStreaming(t, open) })
 	t.Run("StreamingWhileWriting", func(t *testing.T) { testStreamingWhileWriting(t, open) })
@@ -291,6 +292,106 @@ func testListing(t *testing.T, open Opener) {
 // to finish after each batch, as real writes (a daily snapshot, an import
 // in chunks) leave listings time to finish; writes still land while
 // listings read.
+// testFiltering lists, streams and counts by deployment and send status,
+// alone and with dates and pages, against the same filter applied to the
+// records in memory.
+func testFiltering(t *testing.T, open Opener) {
+	ctx := context.Background()
+	st := open(t)
+	var all []*telemetryd.Snapshot
+	for d, dep := range []string{"dep-a", "dep-b", "dep-c"} {
+		chain := Chain(t, dep, base.Add(time.Duration(d)*time.Hour), 12, 50)
+		for i, s := range chain {
+			s.RemoteSendStatus = telemetryd.SendStatuses[(i+d)%len(telemetryd.SendStatuses)]
+		}
+		all = append(all, chain...)
+	}
+	create(t, st, all...)
+	matching := func(f telemetryd.Filter) []*telemetryd.Snapshot {
+		var out []*telemetryd.Snapshot
+		for _, s := range all {
+			if f.Matches(s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	sent, failed := telemetryd.SendSent, telemetryd.SendFailed
+	cases := []struct {
+		name   string
+		filter telemetryd.Filter
+	}{
+		{"one deployment", telemetryd.Filter{DeploymentID: "dep-b"}},
+		{"a deployment nobody has", telemetryd.Filter{DeploymentID: "dep-none"}},
+		{"one status", telemetryd.Filter{Statuses: []telemetryd.SendStatus{failed}}},
+		{"any of two statuses", telemetryd.Filter{Statuses: []telemetryd.SendStatus{sent, failed}}},
+		{"deployment and status", telemetryd.Filter{DeploymentID: "dep-c", Statuses: []telemetryd.SendStatus{sent}}},
+		{"deployment, status and dates", telemetryd.Filter{DeploymentID: "dep-a", Statuses: []telemetryd.SendStatus{sent, failed},
+			Start: base.AddDate(0, 0, 2), End: base.AddDate(0, 0, 9)}},
+		{"status and dates", telemetryd.Filter{Statuses: []telemetryd.SendStatus{telemetryd.SendPending}, End: base.AddDate(0, 0, 5)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want := newestFirst(matching(tc.filter))
+			f := tc.filter
+			f.Limit = telemetryd.MaxLimit
+			page, count, err := st.ListSnapshots(ctx, f)
+			require.NoError(t, err)
+			assert.Equal(t, len(want), count)
+			assert.Equal(t, want, ids(page))
+
+			var streamed []*telemetryd.Snapshot
+			require.NoError(t, st.EachSnapshot(ctx, tc.filter, func(s *telemetryd.Snapshot) error {
+				streamed = append(streamed, s)
+				return nil
+			}))
+			assert.Equal(t, want, ids(streamed), "the stream holds what the listing holds")
+		})
+	}
+
+	t.Run("filtered pages concatenate to the match and count all of it", func(t *testing.T) {
+		f := telemetryd.Filter{Statuses: []telemetryd.SendStatus{sent, failed}, Start: base.AddDate(0, 0, 1)}
+		want := newestFirst(matching(f))
+		var got []string
+		for offset := 0; offset < len(want)+5; offset += 5 {
+			f.Limit, f.Offset = 5, offset
+			page, count, err := st.ListSnapshots(ctx, f)
+			require.NoError(t, err)
+			assert.Equal(t, len(want), count)
+			got = append(got, ids(page)...)
+		}
+		assert.Equal(t, want, got)
+	})
+
+	t.Run("counts by status follow send outcomes", func(t *testing.T) {
+		want := map[telemetryd.SendStatus]int{}
+		for _, s := range all {
+			want[s.RemoteSendStatus]++
+		}
+		counts, err := st.CountSnapshotsByStatus(ctx)
+		require.NoError(t, err)
+		for _, status := range telemetryd.SendStatuses {
+			assert.Equal(t, want[status], counts[status], "%s", status)
+		}
+
+		victim := all[0]
+		_, err = st.UpdateSendStatus(ctx, victim.ID, failed, base.AddDate(0, 1, 0), "receiver answered 500")
+		require.NoError(t, err)
+		if victim.RemoteSendStatus != failed {
+			want[victim.RemoteSendStatus]--
+			want[failed]++
+		}
+		counts, err = st.CountSnapshotsByStatus(ctx)
+		require.NoError(t, err)
+		for _, status := range telemetryd.SendStatuses {
+			assert.Equal(t, want[status], counts[status], "%s after a send", status)
+		}
+		page, _, err := st.ListSnapshots(ctx, telemetryd.Filter{DeploymentID: victim.DeploymentID, Statuses: []telemetryd.SendStatus{failed}, Limit: 100})
+		require.NoError(t, err)
+		assert.Contains(t, ids(page), victim.ID, "a filter by status sees the new status")
+	})
+}
+
 func testListingWhileWriting(t *testing.T, open Opener) {
 	ctx := context.Background()
 	st := open(t)
