@@ -185,3 +185,12 @@ func (rc *receiving) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.received.WithLabelValues(outcome).Inc()
 	writeJSON(w, status, map[string]string{"id": snap.ID, "checksum": snap.Checksum, "status": outcome})
 }
+
+// handleReceive serves the receive route: 404 unless the server receives.
+func (s *Server) handleReceive(w http.ResponseWriter, r *http.Request) {
+	if s.receiving == nil {
+		writeError(w, http.StatusNotFound, "this server does not receive snapshots (telemetryd serve --receive)")
+		return
+	}
+	s.receiving.ServeHTTP(w, r)
+}

@@ -134,6 +134,7 @@ var routes = []route{
 	{"POST /api/auth/login", (*Server).handleLogin, (*Server).jsonSession},
 	{"POST /api/auth/refresh", (*Server).handleRefresh, (*Server).session},
 	{"POST /api/auth/logout", (*Server).handleLogout, (*Server).session},
+	{ReceiveRoute, (*Server).handleReceive, (*Server).sender},
 }
 
 // Routes returns the REST routes, each a method and a path; the OpenAPI
@@ -165,6 +166,10 @@ func (s *Server) session(h http.Handler) http.Handler {
 	return withTimeout(RequestTimeout, limitBody(maxAuthBody, h))
 }
 
+// sender is for the receive route, whose callers are other deployments,
+// not accounts: the receive key, if any, is their only credential.
+func (s *Server) sender(h http.Handler) http.Handler { return withTimeout(RequestTimeout, h) }
+
 // jsonSession is session for a route whose body is JSON.
 func (s *Server) jsonSession(h http.Handler) http.Handler { return s.session(requireJSON(h)) }
 
@@ -188,11 +193,6 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("GET /graphql", s.api(s.GraphQL))
 	handle("POST /graphql", s.api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
-	if s.receiving != nil {
-		// Senders are other deployments, not accounts: the receive key, if
-		// any, is their only credential.
-		handle(ReceiveRoute, withTimeout(RequestTimeout, s.receiving))
-	}
 	mux.HandleFunc("/", notFound)
 	return s.observe(s.recoverPanics(mux))
 }
