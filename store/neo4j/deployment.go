@@ -50,9 +50,9 @@ const maxReceiveBatch = 64
 const receiveTimeout = 30 * time.Second
 
 // batcher gathers concurrent receives into shared transactions, in the
-// manner of bbolt's Batch: while calls wait, one goroutine runs a
-// transaction for those waiting, and the calls that arrive meanwhile
-// wait for the next.
+// manner of bbolt's Batch: while calls wait, goroutines (receiveRunners)
+// run transactions for those waiting, and the calls that arrive
+// meanwhile wait for the next.
 // A transaction holds at most one call per deployment, so the calls'
 // checks are independent and each transaction costs three round trips
 // and one commit, and takes the snapshots lock once, however many it
@@ -61,10 +61,16 @@ const receiveTimeout = 30 * time.Second
 // concurrent write violating a constraint) fails the transaction, and
 // each of its calls is then received alone.
 type batcher struct {
-	mu      sync.Mutex
-	waiting []*receiveCall
-	running bool
+	mu       sync.Mutex
+	waiting  []*receiveCall
+	running  int             // goroutines running batches
+	inFlight map[string]bool // deployments of the batches running
 }
+
+// receiveRunners is how many batches run at once: while one commits, the
+// next runs its checks. Their deployments differ, so neither waits for
+// the other's locks but the snapshots lock, which each takes last.
+const receiveRunners = 2
 
 type receiveCall struct {
 	snap    *telemetryd.Snapshot
@@ -77,9 +83,9 @@ func (b *batcher) receive(ctx context.Context, s *Store, snap *telemetryd.Snapsh
 	call := &receiveCall{snap: snap, done: make(chan struct{})}
 	b.mu.Lock()
 	b.waiting = append(b.waiting, call)
-	if !b.running {
-		// A goroutine of its own, so no caller waits for others' batches.
-		b.running = true
+	if b.running < receiveRunners {
+		// Goroutines of their own, so no caller waits for others' batches.
+		b.running++
 		go b.run(s)
 	}
 	b.mu.Unlock()
@@ -92,32 +98,40 @@ func (b *batcher) receive(ctx context.Context, s *Store, snap *telemetryd.Snapsh
 	}
 }
 
-// run receives the waiting calls, batch after batch, until none wait.
+// run receives waiting calls, batch after batch, until none it may take
+// wait.
 func (b *batcher) run(s *Store) {
 	for {
 		b.mu.Lock()
 		calls := b.next()
 		if len(calls) == 0 {
-			b.running = false
+			b.running--
 			b.mu.Unlock()
 			return
 		}
 		b.mu.Unlock()
 		s.receiveBatch(calls)
+		b.mu.Lock()
+		for _, c := range calls {
+			delete(b.inFlight, c.snap.DeploymentID)
+		}
+		b.mu.Unlock()
 	}
 }
 
 // next takes the next batch from the waiting calls: the oldest call of
-// each deployment, up to maxReceiveBatch.
+// each deployment no batch is running for, up to maxReceiveBatch.
 func (b *batcher) next() []*receiveCall {
+	if b.inFlight == nil {
+		b.inFlight = map[string]bool{}
+	}
 	var calls, rest []*receiveCall
-	seen := map[string]bool{}
 	for _, c := range b.waiting {
-		if len(calls) == maxReceiveBatch || seen[c.snap.DeploymentID] {
+		if len(calls) == maxReceiveBatch || b.inFlight[c.snap.DeploymentID] {
 			rest = append(rest, c)
 			continue
 		}
-		seen[c.snap.DeploymentID] = true
+		b.inFlight[c.snap.DeploymentID] = true
 		calls = append(calls, c)
 	}
 	b.waiting = rest
