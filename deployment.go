@@ -95,3 +95,26 @@ func Summarize(snaps []*Snapshot) *Deployment {
 	}
 	return d
 }
+
+// Drop returns the summary of d once gone, its oldest snapshots held
+// (oldest first), are deleted, as retention does; first is the oldest
+// snapshot still held. With none left (first is nil) there is no
+// summary: Drop returns nil. The links among the gone snapshots, and the
+// one from the last of them to first, leave with them, so first anchors
+// the chain.
+func (d *Deployment) Drop(gone []*Snapshot, first *Snapshot) *Deployment {
+	if first == nil {
+		return nil
+	}
+	out := *d
+	out.SnapshotCount -= len(gone)
+	out.FirstSeen = first.CreatedAt
+	for i, g := range gone {
+		next := first
+		if i+1 < len(gone) {
+			next = gone[i+1]
+		}
+		out.Breaks -= broken(g, next)
+	}
+	return &out
+}

@@ -23,9 +23,9 @@ type Fleet interface {
 	// non-positive f.Limit means telemetryd.DefaultLimit.
 	Deployments(ctx context.Context, f telemetryd.DeploymentFilter) ([]*telemetryd.Deployment, int, error)
 	// SummarizeDeployments computes the summaries of the deployments named
-	// afresh from their stored snapshots, replacing what was kept; one
-	// with no snapshot stored has none. DeleteSnapshotsBefore does this for
-	// the deployments it prunes; it also summarizes a fleet's snapshots
-	// stored by other means, such as an import.
+	// afresh from all their stored snapshots, replacing what was kept; one
+	// with no snapshot stored has none. It summarizes a fleet's snapshots
+	// stored by other means, such as an import. (DeleteSnapshotsBefore
+	// keeps the summaries of the deployments it prunes true by itself.)
 	SummarizeDeployments(ctx context.Context, ids []string) error
 }

@@ -229,7 +229,11 @@ func summarize(tx *bolt.Tx, id string) error {
 		snap.Data = nil // only the chain and the version matter
 		chain = append(chain, snap)
 	}
-	next := telemetryd.Summarize(chain)
+	return replaceSummary(tx, old, telemetryd.Summarize(chain))
+}
+
+// replaceSummary replaces old with next; either may be nil, for none.
+func replaceSummary(tx *bolt.Tx, old, next *telemetryd.Deployment) error {
 	if next != nil {
 		return writeSummary(tx, old, next)
 	}
@@ -239,17 +243,30 @@ func summarize(tx *bolt.Tx, id string) error {
 	if err := tx.Bucket(bucketDeploymentsLastSeen).Delete(lastSeenKey(old.LastSeen, old.ID)); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketDeployments).Delete([]byte(id))
+	return tx.Bucket(bucketDeployments).Delete([]byte(old.ID))
 }
 
-// resummarize summarizes afresh those of the deployments that have a
-// summary, after some of their snapshots were deleted.
-func resummarize(tx *bolt.Tx, ids map[string]bool) error {
-	for id := range ids {
-		if tx.Bucket(bucketDeployments).Get([]byte(id)) == nil {
-			continue
+// pruneSummaries updates the summaries of the deployments whose oldest
+// snapshots retention deleted, gone by deployment, oldest first: it reads
+// only the oldest snapshot each has left.
+func pruneSummaries(tx *bolt.Tx, gone map[string][]*telemetryd.Snapshot) error {
+	snaps := tx.Bucket(bucketSnapshots)
+	for id, links := range gone {
+		old, err := readSummary(tx, id)
+		if err != nil {
+			return err
 		}
-		if err := summarize(tx, id); err != nil {
+		if old == nil {
+			continue // not a deployment of the fleet
+		}
+		var first *telemetryd.Snapshot
+		prefix := lengthPrefixed(nil, id)
+		if k, v := tx.Bucket(bucketSnapshotDays).Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+			if first, err = decode(v, snaps.Get(v)); err != nil {
+				return err
+			}
+		}
+		if err := replaceSummary(tx, old, old.Drop(links, first)); err != nil {
 			return err
 		}
 	}

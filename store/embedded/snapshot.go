@@ -445,23 +445,25 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 		snaps := tx.Bucket(bucketSnapshots)
 		type victim struct {
 			key, dayKey, unsentKey []byte
-			deploymentID           string
+			link                   *telemetryd.Snapshot // for the summaries
 		}
 		// Collected first: deleting under a bbolt cursor skips keys.
 		var victims []victim
 		c := snaps.Cursor()
 		for k, v := c.First(); k != nil && keyPosition(k) < end; k, v = c.Next() {
 			var head struct {
-				DeploymentID string `json:"deployment_id"`
+				DeploymentID     string `json:"deployment_id"`
+				Checksum         string `json:"checksum"`
+				PreviousChecksum string `json:"previous_checksum"`
 			}
 			if err := json.Unmarshal(v, &head); err != nil {
 				return fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
 			}
 			victims = append(victims, victim{
-				key:          clone(k),
-				dayKey:       deploymentDayKey(head.DeploymentID, telemetryd.Day(keyTime(k))),
-				unsentKey:    unsentKey(head.DeploymentID, k),
-				deploymentID: head.DeploymentID,
+				key:       clone(k),
+				dayKey:    deploymentDayKey(head.DeploymentID, telemetryd.Day(keyTime(k))),
+				unsentKey: unsentKey(head.DeploymentID, k),
+				link:      &telemetryd.Snapshot{DeploymentID: head.DeploymentID, Checksum: head.Checksum, PreviousChecksum: head.PreviousChecksum},
 			})
 		}
 		counts := countDeltas{}
@@ -481,11 +483,11 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 			counts.add(keyPosition(vic.key), -1)
 		}
 		deleted = len(victims)
-		pruned := map[string]bool{}
+		gone := map[string][]*telemetryd.Snapshot{} // oldest first, as the walk found them
 		for _, vic := range victims {
-			pruned[vic.deploymentID] = true
+			gone[vic.link.DeploymentID] = append(gone[vic.link.DeploymentID], vic.link)
 		}
-		if err := resummarize(tx, pruned); err != nil {
+		if err := pruneSummaries(tx, gone); err != nil {
 			return err
 		}
 		return counts.apply(tx)

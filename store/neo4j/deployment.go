@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -461,32 +462,99 @@ func summarize(ctx context.Context, tx driver.ManagedTransaction, ids []string) 
 	if err := res.Err(); err != nil {
 		return err
 	}
+	return writeSummaries(ctx, tx, rows, empty)
+}
+
+// goneLinks returns, by deployment of the fleet first seen before t, the
+// chain links of its snapshots created before t, oldest first: what
+// retention is about to delete, read before it does.
+func (s *Store) goneLinks(ctx context.Context, t time.Time) (map[string][]*telemetryd.Snapshot, error) {
+	return read(ctx, s, "reading snapshots past retention", func(tx driver.ManagedTransaction) (map[string][]*telemetryd.Snapshot, error) {
+		res, err := tx.Run(ctx, `MATCH (d:TelemetryDeployment) WHERE d.first_seen < $before
+			CALL (d) {
+				MATCH (s:TelemetrySnapshot) USING INDEX s:TelemetrySnapshot(deployment_id, created_at)
+				WHERE s.deployment_id = d.id AND s.created_at >= $earliest AND s.created_at < $before
+				WITH s ORDER BY s.created_at
+				RETURN collect([s.checksum, s.previous_checksum]) AS gone
+			}
+			RETURN d.id, gone`, map[string]any{"before": telemetryd.Microseconds(t), "earliest": earliest})
+		if err != nil {
+			return nil, err
+		}
+		out := map[string][]*telemetryd.Snapshot{}
+		for res.Next(ctx) {
+			id, _ := res.Record().Values[0].(string)
+			links, _ := res.Record().Values[1].([]any)
+			for _, l := range links {
+				v, _ := l.([]any)
+				out[id] = append(out[id], link(v[0], v[1]))
+			}
+		}
+		return out, res.Err()
+	})
+}
+
+// pruneSummaries updates the summaries of the deployments whose oldest
+// snapshots retention deleted, gone by deployment (see goneLinks): it
+// reads only the oldest snapshot each has left.
+func (s *Store) pruneSummaries(ctx context.Context, gone map[string][]*telemetryd.Snapshot) error {
+	ids := slices.Sorted(maps.Keys(gone))
+	for batch := range slices.Chunk(ids, summarizeBatch) {
+		_, err := write(ctx, s, "updating pruned summaries", func(tx driver.ManagedTransaction) (struct{}, error) {
+			res, err := tx.Run(ctx, `UNWIND $ids AS id
+				MATCH (d:TelemetryDeployment {id: id}) SET d._lock = true REMOVE d._lock
+				WITH d
+				CALL (d) {
+					OPTIONAL MATCH (f:TelemetrySnapshot) USING INDEX f:TelemetrySnapshot(deployment_id, created_at)
+					WHERE f.deployment_id = d.id AND f.created_at >= $earliest
+					RETURN f ORDER BY f.deployment_id, f.created_at LIMIT 1
+				}
+				RETURN d, f.created_at, f.checksum, f.previous_checksum`, map[string]any{"ids": batch, "earliest": earliest})
+			if err != nil {
+				return struct{}{}, err
+			}
+			recs, err := res.Collect(ctx)
+			if err != nil {
+				return struct{}{}, err
+			}
+			var rows []map[string]any
+			var empty []string
+			for _, rec := range recs {
+				old, err := deploymentFrom(rec.Values[0])
+				if err != nil {
+					return struct{}{}, err
+				}
+				if old == nil {
+					continue // made by a receive's check, not yet holding a snapshot
+				}
+				var first *telemetryd.Snapshot
+				if f := link(rec.Values[2], rec.Values[3]); f != nil {
+					p := &props{m: map[string]any{"created_at": rec.Values[1]}}
+					f.CreatedAt = p.time("created_at")
+					first = f
+				}
+				if next := old.Drop(gone[old.ID], first); next != nil {
+					rows = append(rows, map[string]any{"id": old.ID, "summary": summaryProps(next)})
+				} else {
+					empty = append(empty, old.ID)
+				}
+			}
+			return struct{}{}, writeSummaries(ctx, tx, rows, empty)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSummaries sets the summaries of rows ({id, summary}) and deletes
+// the summary nodes of empty.
+func writeSummaries(ctx context.Context, tx driver.ManagedTransaction, rows []map[string]any, empty []string) error {
 	if _, err := run(ctx, tx, `UNWIND $rows AS row MATCH (d:TelemetryDeployment {id: row.id}) SET d += row.summary`,
 		map[string]any{"rows": rows}); err != nil {
 		return err
 	}
-	_, err = run(ctx, tx, `UNWIND $ids AS id MATCH (d:TelemetryDeployment {id: id}) DELETE d`, map[string]any{"ids": empty})
+	_, err := run(ctx, tx, `UNWIND $ids AS id MATCH (d:TelemetryDeployment {id: id}) DELETE d`, map[string]any{"ids": empty})
 	return err
-}
-
-// summarizePruned summarizes afresh the deployments whose oldest
-// snapshots retention may have deleted: those first seen before t.
-func (s *Store) summarizePruned(ctx context.Context, t time.Time) error {
-	ids, err := read(ctx, s, "finding pruned deployments", func(tx driver.ManagedTransaction) ([]string, error) {
-		res, err := tx.Run(ctx, `MATCH (d:TelemetryDeployment) WHERE d.first_seen < $before RETURN d.id`,
-			map[string]any{"before": telemetryd.Microseconds(t)})
-		if err != nil {
-			return nil, err
-		}
-		var ids []string
-		for res.Next(ctx) {
-			id, _ := res.Record().Values[0].(string)
-			ids = append(ids, id)
-		}
-		return ids, res.Err()
-	})
-	if err != nil {
-		return err
-	}
-	return s.SummarizeDeployments(ctx, ids)
 }

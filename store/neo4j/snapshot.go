@@ -443,9 +443,14 @@ const unsentQuery = `CALL {
 
 // DeleteSnapshotsBefore deletes snapshots created before t and returns how
 // many it deleted. It deletes in batches of its own transactions, so an
-// error part way leaves the older part deleted; then it summarizes afresh
-// the received deployments that lost snapshots.
+// error part way leaves the older part deleted; then it updates the
+// summaries of the received deployments that lost snapshots, from the
+// chain links of those it read before deleting them.
 func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, error) {
+	gone, err := s.goneLinks(ctx, t)
+	if err != nil {
+		return 0, err
+	}
 	var total int
 	for {
 		n, err := write(ctx, s, "deleting old snapshots", func(tx driver.ManagedTransaction) (int, error) {
@@ -470,7 +475,7 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 			return total, err
 		}
 		if n < deleteBatch {
-			return total, s.summarizePruned(ctx, t)
+			return total, s.pruneSummaries(ctx, gone)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -199,11 +200,14 @@ func testFleet(t *testing.T, open Opener) {
 		gap := received(Chain(t, "dep-gap", base, 4, 100)...)
 		receive(t, st, gap[0], gap[1], gap[3]) // the break is between days 2 and 4
 		receive(t, st, received(Chain(t, "dep-gone", base, 2, 100)...)...)
+		for i := range 3 { // deployments of no summary, pruned alongside
+			create(t, st, NewSnapshot(t, fmt.Sprintf("own-%d", i), base, nil, 10))
+		}
 
 		n, err := st.DeleteSnapshotsBefore(ctx, base.AddDate(0, 0, 2))
 
 		require.NoError(t, err)
-		assert.Equal(t, 4, n)
+		assert.Equal(t, 7, n)
 		d := deployment(t, st, "dep-gap")
 		assert.Equal(t, 1, d.SnapshotCount)
 		assert.Equal(t, gap[3].CreatedAt, d.FirstSeen.UTC())
