@@ -42,6 +42,17 @@ type Account struct {
 	Disabled     bool
 	Roles        []string
 	CreatedAt    time.Time
+	// TokensRevokedAt is when the account was last disabled: the access,
+	// refresh and API tokens issued until then stay void after it is
+	// enabled again. Zero when it never was disabled.
+	TokensRevokedAt time.Time
+}
+
+// Accepts reports whether a token issued at issued may act for the
+// account: the account is enabled, and the token was issued after it was
+// last disabled.
+func (a *Account) Accepts(issued time.Time) bool {
+	return !a.Disabled && (a.TokensRevokedAt.IsZero() || issued.After(a.TokensRevokedAt))
 }
 
 // Role is a named set of permissions.

@@ -6,6 +6,7 @@ package telemetryd
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Error codes. Transports map them to HTTP statuses and GraphQL
@@ -56,4 +57,23 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// MaxMessageBytes bounds an error message shown to a client. Messages may
+// quote what the caller sent; a caller must not get a large value of its
+// own echoed back.
+const MaxMessageBytes = 512
+
+// ShownMessage returns m cut to at most MaxMessageBytes, at a UTF-8
+// boundary, and marked "… (truncated)" when cut.
+func ShownMessage(m string) string {
+	const mark = "… (truncated)"
+	if len(m) <= MaxMessageBytes {
+		return m
+	}
+	cut := MaxMessageBytes - len(mark)
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return m[:cut] + mark
 }

@@ -14,20 +14,6 @@ import (
 	"github.com/telemetryd/telemetryd/store"
 )
 
-// The counters of activity_24h.
-const (
-	Logins          = "logins"
-	FailedLogins    = "failed_logins"
-	TelemetryReads  = "telemetry_reads"
-	Exports         = "exports"
-	GraphQLRequests = "graphql_requests"
-	RESTRequests    = "rest_requests"
-	ServerErrors    = "responses_5xx"
-)
-
-// Names lists every counter, in the order the telemetry reports them.
-var Names = []string{Logins, FailedLogins, TelemetryReads, Exports, GraphQLRequests, RESTRequests, ServerErrors}
-
 // Recorder counts events. The zero value is not usable; call New.
 type Recorder struct {
 	store store.Activity

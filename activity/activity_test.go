@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/store/embedded"
@@ -40,18 +41,18 @@ func TestCountsReachTheStoreByDay(t *testing.T) {
 	st := open(t)
 	now := time.Date(2026, 3, 1, 23, 59, 59, 0, time.UTC)
 	r := activity.New(st, func() time.Time { return now })
-	r.Count(activity.Logins)
-	r.Count(activity.Logins)
+	r.Count(telemetryd.ActivityLogins)
+	r.Count(telemetryd.ActivityLogins)
 	now = now.Add(2 * time.Second) // past midnight: the next day's count
-	r.Count(activity.Logins)
+	r.Count(telemetryd.ActivityLogins)
 	require.NoError(t, r.Flush(ctx))
 
 	first, err := st.ActivityOn(ctx, "2026-03-01")
 	require.NoError(t, err)
-	assert.Equal(t, map[string]int64{activity.Logins: 2}, first)
+	assert.Equal(t, map[string]int64{telemetryd.ActivityLogins: 2}, first)
 	second, err := st.ActivityOn(ctx, "2026-03-02")
 	require.NoError(t, err)
-	assert.Equal(t, map[string]int64{activity.Logins: 1}, second)
+	assert.Equal(t, map[string]int64{telemetryd.ActivityLogins: 1}, second)
 }
 
 func TestCountsSurviveAFailedFlush(t *testing.T) {
@@ -60,22 +61,22 @@ func TestCountsSurviveAFailedFlush(t *testing.T) {
 	f := &flaky{Activity: st, down: true}
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	r := activity.New(f, func() time.Time { return now })
-	r.Count(activity.RESTRequests)
+	r.Count(telemetryd.ActivityRESTRequests)
 	require.Error(t, r.Flush(ctx))
-	r.Count(activity.RESTRequests)
+	r.Count(telemetryd.ActivityRESTRequests)
 
 	f.down = false
 	require.NoError(t, r.Flush(ctx))
 	got, err := st.ActivityOn(ctx, "2026-03-01")
 	require.NoError(t, err)
-	assert.Equal(t, int64(2), got[activity.RESTRequests], "a count from before the failure was lost")
+	assert.Equal(t, int64(2), got[telemetryd.ActivityRESTRequests], "a count from before the failure was lost")
 }
 
 func TestRunFlushesOnceMoreWhenStopped(t *testing.T) {
 	st := open(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	r := activity.New(st, func() time.Time { return now })
-	r.Count(activity.TelemetryReads)
+	r.Count(telemetryd.ActivityTelemetryReads)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -86,5 +87,5 @@ func TestRunFlushesOnceMoreWhenStopped(t *testing.T) {
 	<-done
 	got, err := st.ActivityOn(context.Background(), "2026-03-01")
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), got[activity.TelemetryReads])
+	assert.Equal(t, int64(1), got[telemetryd.ActivityTelemetryReads])
 }

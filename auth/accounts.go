@@ -108,8 +108,8 @@ func (s *Service) CreateAccount(ctx context.Context, username, password string, 
 
 // SetAccountDisabled disables or enables the account and returns it. A
 // disabled account cannot log in, and its access, refresh and API tokens
-// stop working at once; enabling it again revives those not expired or
-// revoked. Requires MANAGE_ACCOUNTS, and SUPER_ADMIN when the account
+// stop working at once, for good: enabling it again revives none of them,
+// so its user signs in again and creates new API tokens. Requires MANAGE_ACCOUNTS, and SUPER_ADMIN when the account
 // holds SUPER_ADMIN: EUNAUTHENTICATED, EFORBIDDEN. ENOTFOUND for an
 // unknown username; ECONFLICT when it would disable the last active
 // super-admin.
@@ -120,6 +120,7 @@ func (s *Service) SetAccountDisabled(ctx context.Context, username string, disab
 		}
 		acc.Disabled = disabled
 		if disabled {
+			acc.TokensRevokedAt = telemetryd.Microseconds(s.now())
 			return "account.disable", nil, nil
 		}
 		return "account.enable", nil, nil

@@ -17,13 +17,20 @@ import (
 // maxTokenNameLength bounds the label of an API token.
 const maxTokenNameLength = 100
 
+// MaxAPITokens bounds the active (neither revoked nor expired) API tokens
+// of one account.
+const MaxAPITokens = 50
+
 // CreateAPIToken creates an API token for the caller's own account and
 // returns it (without its hash) and its value, which is shown only now:
 // the store keeps its SHA-256 hash alone. The token acts with the
 // account's current roles until it expires at expiresAt (zero: never) or
 // is revoked. EUNAUTHENTICATED without a caller; EFORBIDDEN when the
 // caller authenticated with an API token; EINVALID naming "name" (1-100
-// characters) or "expiresAt" (in the past).
+// characters) or "expiresAt" (in the past); ECONFLICT when the account
+// holds MaxAPITokens active API tokens already. Replicas sharing a store
+// count separately, so concurrent creations on several of them may pass
+// the cap by a few.
 func (s *Service) CreateAPIToken(ctx context.Context, name string, expiresAt time.Time) (*telemetryd.Token, string, error) {
 	p, err := Authenticated(ctx)
 	if err != nil {
@@ -41,6 +48,21 @@ func (s *Service) CreateAPIToken(ctx context.Context, name string, expiresAt tim
 	now := telemetryd.Microseconds(s.now())
 	if !expiresAt.IsZero() && !expiresAt.After(now) {
 		return nil, "", telemetryd.Errorf(telemetryd.EINVALID, "expiresAt must be in the future")
+	}
+	s.apiTokenMu.Lock()
+	defer s.apiTokenMu.Unlock()
+	held, err := s.store.ListTokens(ctx, p.AccountID, telemetryd.APIToken)
+	if err != nil {
+		return nil, "", fmt.Errorf("listing API tokens: %w", err)
+	}
+	active := 0
+	for _, t := range held {
+		if t.Active(now) {
+			active++
+		}
+	}
+	if active >= MaxAPITokens {
+		return nil, "", telemetryd.Errorf(telemetryd.ECONFLICT, "an account may hold %d active API tokens; revoke one first", MaxAPITokens)
 	}
 	value := APITokenPrefix + randomString(32)
 	tok := &telemetryd.Token{
@@ -60,7 +82,8 @@ func (s *Service) CreateAPIToken(ctx context.Context, name string, expiresAt tim
 }
 
 // ListAPITokens returns the caller's own API tokens, revoked and expired
-// ones included, oldest first, without hashes. EUNAUTHENTICATED without a
+// ones included, oldest first, without hashes; those the account held when
+// it was last disabled show as revoked then. EUNAUTHENTICATED without a
 // caller.
 func (s *Service) ListAPITokens(ctx context.Context) ([]*telemetryd.Token, error) {
 	p, err := Authenticated(ctx)
@@ -71,9 +94,17 @@ func (s *Service) ListAPITokens(ctx context.Context) ([]*telemetryd.Token, error
 	if err != nil {
 		return nil, fmt.Errorf("listing API tokens: %w", err)
 	}
+	view, err := s.cache.get(ctx, false)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*telemetryd.Token, len(toks))
 	for i, t := range toks {
 		out[i] = publicToken(t)
+		// Disabling the account revoked the tokens it held then.
+		if acc := view.byID[p.AccountID]; acc != nil && out[i].RevokedAt.IsZero() && !acc.Accepts(t.CreatedAt) {
+			out[i].RevokedAt = acc.TokensRevokedAt
+		}
 	}
 	return out, nil
 }

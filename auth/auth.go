@@ -64,7 +64,7 @@ type Config struct {
 	// RefreshTokenTTL is the lifetime of refresh tokens; zero means
 	// DefaultRefreshTokenTTL.
 	RefreshTokenTTL time.Duration
-	// Counter counts activity.Logins and activity.FailedLogins (logins
+	// Counter counts telemetryd.ActivityLogins and telemetryd.ActivityFailedLogins (logins
 	// refused for their credentials; throttled ones, which check no
 	// password, do not count); nil counts nothing.
 	Counter Counter
@@ -97,6 +97,10 @@ type Service struct {
 	secret   atomic.Pointer[[]byte] // set by Bootstrap
 	cache    accessCache
 	throttle *throttle
+
+	// apiTokenMu serializes counting and creating API tokens, so
+	// concurrent requests cannot pass MaxAPITokens together.
+	apiTokenMu sync.Mutex
 
 	// bcrypt admits password hashes and comparisons (see withBcryptSlot).
 	bcrypt *bcryptGate

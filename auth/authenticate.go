@@ -80,8 +80,8 @@ func (s *Service) authenticateAccessToken(ctx context.Context, bearer string) (*
 		return nil, err
 	}
 	acc := view.byID[claims.Subject]
-	if acc == nil || acc.Disabled {
-		return nil, s.refuse(ctx, "account missing or disabled", nil, slog.String("account_id", claims.Subject))
+	if acc == nil || claims.IssuedAt == nil || !acc.Accepts(claims.IssuedAt.Time) {
+		return nil, s.refuse(ctx, "account missing, or disabled since the token was issued", nil, slog.String("account_id", claims.Subject))
 	}
 	// Roles revoked since the token was issued stop at once; roles
 	// assigned since apply from the next token, as the claims promise.
@@ -105,8 +105,8 @@ func (s *Service) authenticateAPIToken(ctx context.Context, bearer string) (*Pri
 		return nil, err
 	}
 	acc := view.byID[tok.AccountID]
-	if acc == nil || acc.Disabled {
-		return nil, s.refuse(ctx, "account missing or disabled", nil, slog.String("token_id", tok.ID))
+	if acc == nil || !acc.Accepts(tok.CreatedAt) {
+		return nil, s.refuse(ctx, "account missing, or disabled since the token was issued", nil, slog.String("token_id", tok.ID))
 	}
 	now := s.now()
 	if now.Sub(tok.LastUsedAt) >= touchInterval {

@@ -64,7 +64,13 @@ func (s *Service) signAccess(acc *telemetryd.Account) (string, time.Time, error)
 		return "", time.Time{}, err
 	}
 	// JWT times are whole seconds; the returned expiry matches the claim.
+	// A token issued within the second the account was last disabled
+	// carries the next second, or it would look issued before (see
+	// telemetryd.Account.Accepts); the parser's leeway covers that second.
 	now := s.now().UTC().Truncate(time.Second)
+	if revoked := acc.TokensRevokedAt.Truncate(time.Second); !revoked.IsZero() && !now.After(revoked) {
+		now = revoked.Add(time.Second)
+	}
 	exp := now.Add(s.accessTTL)
 	claims := accessClaims{
 		Name:  acc.Username,

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/activity"
 )
 
 // Tokens is what a login or refresh hands out.
@@ -40,7 +39,7 @@ var errBadCredentials = telemetryd.Errorf(telemetryd.EUNAUTHENTICATED, "invalid 
 // this minute, after 300 across the server; EUNAVAILABLE when the server
 // has no room to check the password now (see Service).
 //
-// Each EUNAUTHENTICATED answer counts as activity.FailedLogins; a
+// Each EUNAUTHENTICATED answer counts as telemetryd.ActivityFailedLogins; a
 // throttled attempt does not, since it checked no password.
 func (s *Service) Login(ctx context.Context, username, password string) (*Tokens, error) {
 	// No account has an invalid username and no stored password is longer
@@ -84,7 +83,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Tokens
 	if err != nil {
 		return nil, err
 	}
-	s.count(activity.Logins)
+	s.count(telemetryd.ActivityLogins)
 	s.audit(ctx, "login", acc.Username, acc.Username)
 	return tokens, nil
 }
@@ -92,7 +91,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Tokens
 // loginFailed counts and audits a login refused for its credentials and
 // returns the one answer to all of them.
 func (s *Service) loginFailed(ctx context.Context, username string) error {
-	s.count(activity.FailedLogins)
+	s.count(telemetryd.ActivityFailedLogins)
 	s.audit(ctx, "login.failed", "", auditUsername(username))
 	return errBadCredentials
 }
@@ -176,8 +175,8 @@ func (s *Service) session(ctx context.Context, value string) (*telemetryd.Token,
 		return nil, nil, err
 	}
 	acc := view.byID[tok.AccountID]
-	if acc == nil || acc.Disabled {
-		return nil, nil, s.refuse(ctx, "account missing or disabled", nil, slog.String("token_id", tok.ID))
+	if acc == nil || !acc.Accepts(tok.CreatedAt) {
+		return nil, nil, s.refuse(ctx, "account missing, or disabled since the token was issued", nil, slog.String("token_id", tok.ID))
 	}
 	return tok, acc, nil
 }

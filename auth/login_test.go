@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/auth"
 )
 
@@ -42,8 +41,8 @@ func TestLogin(t *testing.T) {
 			assert.Equal(t, "invalid username or password", telemetryd.ErrorMessage(err))
 		})
 	}
-	assert.Equal(t, 1, e.counter.get(activity.Logins))
-	assert.Equal(t, len(cases), e.counter.get(activity.FailedLogins))
+	assert.Equal(t, 1, e.counter.get(telemetryd.ActivityLogins))
+	assert.Equal(t, len(cases), e.counter.get(telemetryd.ActivityFailedLogins))
 }
 
 func TestLoginsAreThrottledPerUsername(t *testing.T) {
@@ -64,7 +63,7 @@ func TestLoginsAreThrottledPerUsername(t *testing.T) {
 			}
 			_, err := e.svc.Login(ctx, tc.username, tc.password)
 			requireCode(t, telemetryd.ETOOMANYREQUESTS, err)
-			assert.Equal(t, 5, e.counter.get(activity.FailedLogins), "a throttled attempt checks no password and is no failed login")
+			assert.Equal(t, 5, e.counter.get(telemetryd.ActivityFailedLogins), "a throttled attempt checks no password and is no failed login")
 
 			_, err = e.svc.Login(ctx, "someone-else", "wrong password!!")
 			requireCode(t, telemetryd.EUNAUTHENTICATED, err) // other usernames are unaffected
@@ -230,7 +229,7 @@ func TestConcurrentGuessesDoNotSlipPastTheThrottle(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{telemetryd.EUNAUTHENTICATED: 5, telemetryd.ETOOMANYREQUESTS: guesses - 5}, got,
 		"only five guesses reach the password check")
-	assert.Equal(t, 5, e.counter.get(activity.FailedLogins))
+	assert.Equal(t, 5, e.counter.get(telemetryd.ActivityFailedLogins))
 }
 
 func TestOverLongUsernamesTakeNoMemory(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -15,27 +16,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
 	"github.com/telemetryd/telemetryd/fleet"
 )
 
-// Limits on what one request may ask for, refused before anything runs.
-const (
-	// MaxComplexity bounds a request's cost: list fields cost their limit,
-	// so about 20,000 records in all, other fields 1.
-	MaxComplexity = 20_000 + 500
-	// MaxDepth bounds how deeply selections nest.
-	MaxDepth = 15
-	// MaxTokens bounds how many tokens the parser reads.
-	MaxTokens = 10_000
-)
-
 // NewHandler returns the GraphQL endpoint: POST and GET only (multipart
-// and form posts invite CSRF), with cost, depth and parser limits, field
-// suggestions off, introspection for signed-in callers only, and every
-// error shown through one presenter. Permissions are the services'
+// and form posts invite CSRF), with the limits of limits.go and
+// admission.go, no suggestions in errors, introspection for signed-in
+// callers only, and every error shown through one presenter. Permissions are the services'
 // business; the schema's directives only document them.
 func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (http.Handler, error) {
 	r.checksums = newChecksumVerdicts()
@@ -54,15 +46,21 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(MaxTokens)
-	srv.SetDisableSuggestion(true)
+	srv.SetDisableSuggestion(true) // field names, in the rules gqlgen swaps itself
+	srv.SetValidationRulesFn(rulesWithoutSuggestions)
+	srv.Use(documentShape{cache: cache})
 	srv.Use(extension.Introspection{})
 	srv.Use(introspectionForSignedIn{})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
-	srv.Use(depthLimit{max: MaxDepth})
-	srv.Use(oneCredentialCheck{})
+	srv.Use(mutationLimits{})
+	admission := newAdmission()
+	srv.Use(admission) // last: measured, and only waiting when nothing else refuses
+	srv.AroundFields(chargeQueries)
 	srv.SetErrorPresenter(presenter(logger))
+	srv.AroundResponses(capErrors)
 	operations := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "telemetryd_graphql_operations_total",
 		Help: "GraphQL operations by type (query, mutation) and outcome (ok, error).",
@@ -89,7 +87,24 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 		logger.Error("graphql resolver panicked", "panic", v, "path", graphql.GetPath(ctx).String())
 		return errors.New("internal error")
 	})
-	return srv, nil
+	return admission.wrap(srv), nil
+}
+
+// rulesWithoutSuggestions are gqlparser's validation rules with no "Did you
+// mean" for argument names, enum values, input fields or type names:
+// suggestions would hand the schema to callers whom introspection refuses
+// it.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for _, rule := range []core.Rule{
+		rules.KnownArgumentNamesRuleWithoutSuggestions,
+		rules.KnownTypeNamesRuleWithoutSuggestions,
+		rules.ValuesOfCorrectTypeRuleWithoutSuggestions,
+	} {
+		r.RemoveRule(strings.TrimSuffix(rule.Name, "WithoutSuggestions"))
+		r.AddRule(rule.Name, rule.RuleFunc)
+	}
+	return r
 }
 
 // contractCodes are the extensions.code values clients may see.
@@ -98,9 +113,19 @@ var contractCodes = []string{
 	telemetryd.ECONFLICT, telemetryd.ETOOMANYREQUESTS, telemetryd.EUNAVAILABLE, telemetryd.EINTERNAL,
 }
 
-// presenter maps domain error codes to extensions.code and hides internal
-// errors, logging them with their path.
+// presenter maps domain error codes to extensions.code, hides internal
+// errors, logging them with their path, and truncates long messages (see
+// telemetryd.ShownMessage), which may quote what the caller sent.
 func presenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	present := presentCode(logger)
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := present(ctx, err)
+		gqlErr.Message = telemetryd.ShownMessage(gqlErr.Message)
+		return gqlErr
+	}
+}
+
+func presentCode(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		var domainErr *telemetryd.Error
@@ -150,82 +175,4 @@ func (introspectionForSignedIn) MutateOperationContext(ctx context.Context, oc *
 		return err
 	}
 	return nil
-}
-
-// depthLimit refuses operations whose selections nest deeper than max.
-type depthLimit struct{ max int }
-
-var _ graphql.OperationContextMutator = depthLimit{}
-
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (d depthLimit) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if depth := selectionDepth(oc.Operation.SelectionSet); depth > d.max {
-		err := gqlerror.Errorf("operation nests %d levels deep; at most %d are allowed", depth, d.max)
-		err.Extensions = map[string]any{"code": telemetryd.EINVALID}
-		return err
-	}
-	return nil
-}
-
-// selectionDepth measures nesting through fragments; validation has
-// already refused fragment cycles.
-func selectionDepth(set ast.SelectionSet) int {
-	deepest := 0
-	for _, sel := range set {
-		var d int
-		switch sel := sel.(type) {
-		case *ast.Field:
-			d = 1 + selectionDepth(sel.SelectionSet)
-		case *ast.InlineFragment:
-			d = selectionDepth(sel.SelectionSet)
-		case *ast.FragmentSpread:
-			if sel.Definition != nil {
-				d = selectionDepth(sel.Definition.SelectionSet)
-			}
-		}
-		deepest = max(deepest, d)
-	}
-	return deepest
-}
-
-// oneCredentialCheck refuses operations that check more than one password
-// or refresh token: aliases would otherwise let one request try many
-// passwords, past the per-username throttle, at bcrypt's cost each.
-type oneCredentialCheck struct{}
-
-var _ graphql.OperationContextMutator = oneCredentialCheck{}
-
-func (oneCredentialCheck) ExtensionName() string                   { return "OneCredentialCheck" }
-func (oneCredentialCheck) Validate(graphql.ExecutableSchema) error { return nil }
-
-func (oneCredentialCheck) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if n := countFields(oc.Operation.SelectionSet, "login", "refreshToken"); n > 1 {
-		err := gqlerror.Errorf("one login or refreshToken per request; this one has %d", n)
-		err.Extensions = map[string]any{"code": telemetryd.EINVALID}
-		return err
-	}
-	return nil
-}
-
-// countFields counts the top-level fields of a selection set with one of
-// the names, through fragments.
-func countFields(set ast.SelectionSet, names ...string) int {
-	n := 0
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if slices.Contains(names, sel.Name) {
-				n++
-			}
-		case *ast.InlineFragment:
-			n += countFields(sel.SelectionSet, names...)
-		case *ast.FragmentSpread:
-			if sel.Definition != nil {
-				n += countFields(sel.Definition.SelectionSet, names...)
-			}
-		}
-	}
-	return n
 }

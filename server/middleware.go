@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/telemetryd/telemetryd/activity"
+	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
 )
 
@@ -101,12 +101,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		s.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
 		switch {
 		case r.URL.Path == "/graphql":
-			s.Counter.Count(activity.GraphQLRequests)
+			s.Counter.Count(telemetryd.ActivityGraphQLRequests)
 		case strings.HasPrefix(r.URL.Path, "/api/telemetry/"):
-			s.Counter.Count(activity.RESTRequests)
+			s.Counter.Count(telemetryd.ActivityRESTRequests)
 		}
 		if rec.status >= 500 {
-			s.Counter.Count(activity.ServerErrors)
+			s.Counter.Count(telemetryd.ActivityServerErrors)
 		}
 		s.Logger.Info("http request", "method", r.Method, "path", r.URL.Path, "route", route,
 			"status", rec.status, "bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "user", info.user, "source", sourceString(source))
@@ -181,8 +181,26 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, "no route "+r.URL.Path)
 }
 
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
+// methodNotAllowed answers 405 with an Allow header listing the methods
+// allowed[path] holds when the request comes.
+func methodNotAllowed(allowed map[string][]string, path string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowed[path], ", "))
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path)
+	})
+}
+
+// secureHeaders keeps browsers from sniffing any answer into another type,
+// and keeps every API answer (they carry tokens or what only a signed-in
+// caller may read, or say why not) out of every cache.
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if r.URL.Path == "/graphql" || strings.HasPrefix(r.URL.Path, "/api/") {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // limitBody answers 413 to bodies over limit bytes before the handler

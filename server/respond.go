@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/telemetryd/telemetryd"
 )
 
 // writeJSON writes v as the response body with status.
@@ -24,7 +26,7 @@ type errorDetail struct {
 }
 
 // writeError writes the contract's error body; extensions.code is the
-// HTTP status.
+// HTTP status. Long messages are truncated (see telemetryd.ShownMessage).
 func writeError(w http.ResponseWriter, status int, message string) {
-	writeJSON(w, status, errorBody{Errors: []errorDetail{{Message: message, Extensions: map[string]int{"code": status}}}})
+	writeJSON(w, status, errorBody{Errors: []errorDetail{{Message: telemetryd.ShownMessage(message), Extensions: map[string]int{"code": status}}}})
 }

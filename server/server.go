@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -178,11 +179,21 @@ func (s *Server) jsonSession(h http.Handler) http.Handler { return s.session(req
 // metrics never wait on the store for a token.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	// allowed lists the methods of each path, for the Allow header of a
+	// 405; GET patterns serve HEAD too.
+	allowed := map[string][]string{}
 	handle := func(pattern string, h http.Handler) {
 		mux.Handle(pattern, h)
-		// Any other method on a known path: 405 in the contract's shape.
-		_, path, _ := strings.Cut(pattern, " ")
-		mux.HandleFunc(path, methodNotAllowed)
+		method, path, _ := strings.Cut(pattern, " ")
+		if _, known := allowed[path]; !known {
+			// Any other method on a known path: 405 in the contract's shape.
+			mux.Handle(path, methodNotAllowed(allowed, path))
+		}
+		allowed[path] = append(allowed[path], method)
+		if method == http.MethodGet {
+			allowed[path] = append(allowed[path], http.MethodHead)
+		}
+		slices.Sort(allowed[path])
 	}
 	handle("GET /healthz", http.HandlerFunc(s.handleHealth))
 	handle("GET /readyz", http.HandlerFunc(s.handleReady))
@@ -191,10 +202,10 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range routes {
 		handle(rt.pattern, rt.wrap(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handle(s, w, r) })))
 	}
-	mux.Handle("GET /graphql", s.api(s.GraphQL))
+	handle("GET /graphql", s.api(s.GraphQL))
 	handle("POST /graphql", s.api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
 	mux.HandleFunc("/", notFound)
-	return s.observe(s.recoverPanics(mux))
+	return s.observe(s.recoverPanics(secureHeaders(mux)))
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/auth"
 )
 
@@ -82,7 +81,7 @@ func (s *Service) List(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.
 	if err != nil {
 		return nil, 0, fmt.Errorf("listing snapshots: %w", err)
 	}
-	s.Counter.Count(activity.TelemetryReads)
+	s.Counter.Count(telemetryd.ActivityTelemetryReads)
 	s.Audit.Info("audit", append(filterAttrs("telemetry.list", p.Username, f),
 		"limit", f.Limit, "offset", f.Offset, "records", len(page), "count", count)...)
 	return page, count, nil
@@ -120,7 +119,7 @@ func (s *Service) Export(ctx context.Context, f telemetryd.Filter, fn func(*tele
 		n++
 		return fn(snap)
 	})
-	s.Counter.Count(activity.Exports)
+	s.Counter.Count(telemetryd.ActivityExports)
 	s.Audit.Info("audit", append(filterAttrs("telemetry.export", p.Username, f), "records", n, "complete", err == nil)...)
 	return err
 }
@@ -141,7 +140,7 @@ func (s *Service) Integrity(ctx context.Context, f telemetryd.Filter) (*telemetr
 	if err != nil {
 		return nil, fmt.Errorf("verifying snapshots: %w", err)
 	}
-	s.Counter.Count(activity.TelemetryReads)
+	s.Counter.Count(telemetryd.ActivityTelemetryReads)
 	s.Audit.Info("audit", append(filterAttrs("telemetry.integrity", p.Username, f), "records", v.Count(), "problems", len(v.Problems()))...)
 	return v, nil
 }
@@ -156,7 +155,7 @@ func (s *Service) Get(ctx context.Context, id string) (*telemetryd.Snapshot, err
 	if err != nil {
 		return nil, err
 	}
-	s.Counter.Count(activity.TelemetryReads)
+	s.Counter.Count(telemetryd.ActivityTelemetryReads)
 	s.Audit.Info("audit", "action", "telemetry.get", "actor", p.Username, "id", id, "records", 1)
 	return snap, nil
 }

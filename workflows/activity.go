@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/activity"
 )
 
 // ActivityReader reads per-day counters; store.Store satisfies it.
@@ -14,7 +13,7 @@ type ActivityReader interface {
 }
 
 // ActivitySection is the "activity_24h" section: every counter of
-// activity.Names over yesterday's UTC day, [00:00, 24:00), 0 when nothing
+// telemetryd.ActivityCounters over yesterday's UTC day, [00:00, 24:00), 0 when nothing
 // was counted.
 type ActivitySection struct {
 	Activity ActivityReader
@@ -32,8 +31,8 @@ func (s *ActivitySection) Collect(ctx context.Context, now time.Time) (any, erro
 	}
 	// Only the known counters, so a stray one in the store cannot add a
 	// field nobody documented.
-	d := make(map[string]int64, len(activity.Names))
-	for _, name := range activity.Names {
+	d := make(map[string]int64, len(telemetryd.ActivityCounters))
+	for _, name := range telemetryd.ActivityCounters {
 		d[name] = counts[name]
 	}
 	return d, nil

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/workflows"
 )
@@ -73,8 +72,8 @@ func TestActivitySectionCountsYesterdayOnly(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	yesterday := telemetryd.Day(day1.AddDate(0, 0, -1))
-	require.NoError(t, st.AddActivity(ctx, yesterday, map[string]int64{activity.Logins: 3, activity.ServerErrors: 1}))
-	require.NoError(t, st.AddActivity(ctx, telemetryd.Day(day1), map[string]int64{activity.Logins: 100}))
+	require.NoError(t, st.AddActivity(ctx, yesterday, map[string]int64{telemetryd.ActivityLogins: 3, telemetryd.ActivityServerErrors: 1}))
+	require.NoError(t, st.AddActivity(ctx, telemetryd.Day(day1), map[string]int64{telemetryd.ActivityLogins: 100}))
 
 	v, err := (&workflows.ActivitySection{Activity: st}).Collect(ctx, day1)
 	require.NoError(t, err)

@@ -143,9 +143,9 @@ func newAccountsCommand(e *env, connect connector) *cobra.Command {
 	disabled := func(w io.Writer, a account) { fmt.Fprintf(w, "account %s is %s\n", a.Username, a.status()) }
 	hasRoles := func(w io.Writer, a account) { fmt.Fprintf(w, "account %s has roles: %s\n", a.Username, a.roleNames()) }
 	cmd.AddCommand(list, create,
-		accountMutation(e, connect, "disable USER", "Disable an account; its tokens stop working at once",
+		accountMutation(e, connect, "disable USER", "Disable an account; its tokens stop working at once, and enabling it again restores none",
 			`setAccountDisabled(username: $u, disabled: true)`, disabled),
-		accountMutation(e, connect, "enable USER", "Enable a disabled account",
+		accountMutation(e, connect, "enable USER", "Enable a disabled account; its user signs in again",
 			`setAccountDisabled(username: $u, disabled: false)`, disabled),
 		accountMutation(e, connect, "assign-role USER ROLE", "Give an account a role; it applies from the account's next login or refresh",
 			`assignRole(username: $u, role: $r)`, hasRoles),

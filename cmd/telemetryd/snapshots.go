@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/exportfile"
 	"github.com/telemetryd/telemetryd/internal/cli"
 	"github.com/telemetryd/telemetryd/store"
@@ -68,7 +67,7 @@ func newExportCommand(stdout io.Writer) *cobra.Command {
 				}
 				fmt.Fprintf(stdout, "exported %d snapshots to %s\n", n, output)
 				// Counted for activity_24h; a failure to count fails no export.
-				_ = st.AddActivity(cmd.Context(), telemetryd.Day(time.Now()), map[string]int64{activity.Exports: 1})
+				_ = st.AddActivity(cmd.Context(), telemetryd.Day(time.Now()), map[string]int64{telemetryd.ActivityExports: 1})
 				return nil
 			})
 		},

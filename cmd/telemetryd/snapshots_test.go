@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/exportfile"
 	"github.com/telemetryd/telemetryd/store/embedded"
 	"github.com/telemetryd/telemetryd/store/neo4j/neo4jtest"
@@ -167,5 +166,5 @@ func TestExportsAreCountedForTheDailyTelemetry(t *testing.T) {
 	defer st.Close()
 	counts, err := st.ActivityOn(t.Context(), telemetryd.Day(time.Now()))
 	require.NoError(t, err)
-	assert.Equal(t, int64(2), counts[activity.Exports])
+	assert.Equal(t, int64(2), counts[telemetryd.ActivityExports])
 }

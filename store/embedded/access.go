@@ -22,6 +22,8 @@ type accountRecord struct {
 	Disabled     bool      `json:"disabled"`
 	Roles        []string  `json:"roles"`
 	CreatedAt    time.Time `json:"created_at"`
+	// TokensRevokedAt is absent from files written before it existed.
+	TokensRevokedAt time.Time `json:"tokens_revoked_at,omitzero"`
 }
 
 type roleRecord struct {
@@ -54,7 +56,7 @@ func readAccess(tx *bolt.Tx) (*store.Access, error) {
 		}
 		a.Accounts = append(a.Accounts, &telemetryd.Account{
 			ID: r.ID, Username: r.Username, PasswordHash: r.PasswordHash, Disabled: r.Disabled,
-			Roles: r.Roles, CreatedAt: r.CreatedAt,
+			Roles: r.Roles, CreatedAt: r.CreatedAt, TokensRevokedAt: r.TokensRevokedAt,
 		})
 		return nil
 	})
@@ -113,6 +115,7 @@ func encodeAccess(a *store.Access) (accounts, roles map[string][]byte, err error
 		v, err := json.Marshal(accountRecord{
 			ID: acc.ID, Username: acc.Username, PasswordHash: acc.PasswordHash, Disabled: acc.Disabled,
 			Roles: acc.Roles, CreatedAt: telemetryd.Microseconds(acc.CreatedAt),
+			TokensRevokedAt: telemetryd.Microseconds(acc.TokensRevokedAt),
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("encoding account %s: %w", acc.Username, err)
@@ -128,6 +131,20 @@ func encodeAccess(a *store.Access) (accounts, roles map[string][]byte, err error
 		roles[role.Name] = v
 	}
 	return accounts, roles, nil
+}
+
+// checkUsernames refuses a file holding accounts whose usernames differ
+// only in case (see store.CheckUsernames).
+func checkUsernames(tx *bolt.Tx) error {
+	var names []string
+	err := tx.Bucket(bucketAccounts).ForEach(func(k, _ []byte) error {
+		names = append(names, string(k))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return store.CheckUsernames(names)
 }
 
 // replace makes b hold exactly want, writing only the keys that differ.

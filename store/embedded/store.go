@@ -112,8 +112,15 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 				return err
 			}
 		}
-		return migrateUnsent(tx)
+		if err := migrateUnsent(tx); err != nil {
+			return err
+		}
+		return checkUsernames(tx)
 	})
+	if code := telemetryd.ErrorCode(err); code != "" && code != telemetryd.EINTERNAL {
+		_ = db.Close()
+		return nil, fmt.Errorf("opening embedded store in %s: %w", dir, err)
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("creating buckets in %s: %w", dir, err)

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -167,4 +168,30 @@ func TestOpenMigratesLegacyUnsentIndex(t *testing.T) {
 		assert.Nil(t, tx.Bucket(legacyBucketSnapshotUnsent), "the legacy index is dropped")
 		return nil
 	}))
+}
+
+// Usernames became unique regardless of case; a file holding accounts
+// that differ only in case is refused, naming them, rather than guessed at.
+func TestOpenRefusesUsernamesThatDifferOnlyInCase(t *testing.T) {
+	dir := t.TempDir()
+	s, err := open(dir, 50*time.Millisecond)
+	require.NoError(t, err)
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range []string{"Admin", "admin", "bob"} {
+			v, err := json.Marshal(accountRecord{ID: name + "-id", Username: name, PasswordHash: "hash"})
+			if err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketAccounts).Put([]byte(name), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.NoError(t, s.Close())
+
+	_, err = open(dir, 50*time.Millisecond)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"Admin" and "admin"`)
+	assert.NotContains(t, err.Error(), "bob")
 }

@@ -174,9 +174,40 @@ func writeAccess(ctx context.Context, tx driver.ManagedTransaction, before, afte
 	return nil
 }
 
+// migrateUsernames refuses a database holding accounts whose usernames
+// differ only in case (see store.CheckUsernames), and gives accounts
+// written before usernames were unique regardless of case the username_key
+// that the account_username_key constraint keeps unique. It runs before
+// the constraint is created.
+func (s *Store) migrateUsernames(ctx context.Context) error {
+	names, err := read(ctx, s, "reading usernames", func(tx driver.ManagedTransaction) ([]string, error) {
+		res, err := tx.Run(ctx, `MATCH (a:Account) RETURN a.username AS name`, nil)
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for res.Next(ctx) {
+			name, _ := res.Record().Values[0].(string)
+			names = append(names, name)
+		}
+		return names, res.Err()
+	})
+	if err != nil {
+		return err
+	}
+	if err := store.CheckUsernames(names); err != nil {
+		return err
+	}
+	_, err = write(ctx, s, "keying usernames", func(tx driver.ManagedTransaction) (struct{}, error) {
+		_, err := run(ctx, tx, `MATCH (a:Account) WHERE a.username_key IS NULL SET a.username_key = toLower(a.username)`, nil)
+		return struct{}{}, err
+	})
+	return err
+}
+
 func sameAccount(a, b *telemetryd.Account) bool {
 	return a.ID == b.ID && a.Username == b.Username && a.PasswordHash == b.PasswordHash &&
-		a.Disabled == b.Disabled && a.CreatedAt.Equal(b.CreatedAt) &&
+		a.Disabled == b.Disabled && a.CreatedAt.Equal(b.CreatedAt) && a.TokensRevokedAt.Equal(b.TokensRevokedAt) &&
 		(a.Roles == nil) == (b.Roles == nil) && slices.Equal(a.Roles, b.Roles)
 }
 
@@ -204,12 +235,16 @@ func cloneAccess(a *store.Access) *store.Access {
 
 func accountProps(a *telemetryd.Account) map[string]any {
 	return map[string]any{
-		"id":            a.ID,
-		"username":      a.Username,
+		"id":       a.ID,
+		"username": a.Username,
+		// unique: usernames are unique regardless of case
+		"username_key":  store.UsernameKey(a.Username),
 		"password_hash": a.PasswordHash,
 		"disabled":      a.Disabled,
 		"roles":         stringList(a.Roles),
 		"created_at":    dateTime(a.CreatedAt),
+		// null when zero, which removes the property
+		"tokens_revoked_at": dateTime(a.TokensRevokedAt),
 	}
 }
 
@@ -226,6 +261,8 @@ func accountFrom(v any) (*telemetryd.Account, error) {
 		Disabled:     p.bool("disabled"),
 		Roles:        p.strings("roles"),
 		CreatedAt:    p.time("created_at"),
+		// absent on accounts written before it existed
+		TokensRevokedAt: p.time("tokens_revoked_at"),
 	}
 	return a, p.err
 }

@@ -298,3 +298,20 @@ func TestQueriesReadTheirIndexes(t *testing.T) {
 		})
 	}
 }
+
+// Usernames became unique regardless of case; a database holding accounts
+// that differ only in case is refused, naming them, rather than guessed at.
+func TestOpenRefusesUsernamesThatDifferOnlyInCase(t *testing.T) {
+	neo4jtest.Open(t)
+	// Other tests open the store before they empty it.
+	t.Cleanup(func() { query(t, `MATCH (a:Account) DETACH DELETE a RETURN count(*) AS n`, "n") })
+	// As a release before the rule wrote them.
+	query(t, `UNWIND ['Admin', 'admin', 'ADMIN', 'bob'] AS name
+		CREATE (a:Account {id: name + '-id', username: name, password_hash: 'hash', disabled: false, roles: []})
+		RETURN count(*) AS n`, "n")
+	cfg, _ := neo4jtest.Config()
+	_, err := neo4j.Open(context.Background(), cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"ADMIN", "Admin" and "admin"`)
+	assert.NotContains(t, err.Error(), "bob")
+}

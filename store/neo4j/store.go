@@ -133,6 +133,9 @@ var schema = []string{
 	 FOR (a:Account) REQUIRE a.id IS UNIQUE`,
 	`CREATE CONSTRAINT account_username IF NOT EXISTS
 	 FOR (a:Account) REQUIRE a.username IS UNIQUE`,
+	// username_key is the lowercased username (see migrateUsernames).
+	`CREATE CONSTRAINT account_username_key IF NOT EXISTS
+	 FOR (a:Account) REQUIRE a.username_key IS UNIQUE`,
 	`CREATE CONSTRAINT role_name IF NOT EXISTS
 	 FOR (r:Role) REQUIRE r.name IS UNIQUE`,
 	`CREATE CONSTRAINT token_id IF NOT EXISTS
@@ -151,9 +154,13 @@ var schema = []string{
 	 FOR (l:TelemetrydLock) REQUIRE l.name IS UNIQUE`,
 }
 
-// migrate creates the schema. Schema statements cannot share a
-// transaction with other statements, so each runs on its own.
+// migrate checks and keys usernames, then creates the schema. Schema
+// statements cannot share a transaction with other statements, so each
+// runs on its own.
 func (s *Store) migrate(ctx context.Context) error {
+	if err := s.migrateUsernames(ctx); err != nil {
+		return err
+	}
 	sess := s.session(ctx, driver.AccessModeWrite)
 	defer release(ctx, sess.Close)
 	for _, stmt := range schema {

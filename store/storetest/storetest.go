@@ -847,6 +847,7 @@ func testAccess(t *testing.T, open Opener) {
 		st := seed(t)
 		require.NoError(t, st.UpdateAccess(ctx, func(a *store.Access) error {
 			a.Accounts[1].Disabled = true
+			a.Accounts[1].TokensRevokedAt = base.Add(time.Hour + time.Microsecond)
 			a.Accounts[1].Roles = nil
 			a.Roles = slices.DeleteFunc(a.Roles, func(r *telemetryd.Role) bool { return r.Name == "telemetry-reader" })
 			a.Roles = append(a.Roles, &telemetryd.Role{Name: "auditors", Permissions: []telemetryd.Permission{telemetryd.ReadTelemetry, telemetryd.ManageAccounts}})
@@ -856,9 +857,22 @@ func testAccess(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Len(t, got.Accounts, 2)
 		assert.True(t, got.Accounts[1].Disabled)
+		assert.True(t, base.Add(time.Hour+time.Microsecond).Equal(got.Accounts[1].TokensRevokedAt), "when its tokens were revoked")
 		assert.Empty(t, got.Accounts[1].Roles)
 		assert.Equal(t, []string{"auditors", "super-admin"}, roleNames(got.Roles))
 		assert.Equal(t, []telemetryd.Permission{telemetryd.ReadTelemetry, telemetryd.ManageAccounts}, got.Roles[0].Permissions)
+	})
+
+	t.Run("usernames are unique regardless of case", func(t *testing.T) {
+		st := seed(t)
+		err := st.UpdateAccess(ctx, func(a *store.Access) error {
+			a.Accounts = append(a.Accounts, &telemetryd.Account{ID: uuid.NewString(), Username: "BOB", PasswordHash: "hash-3", CreatedAt: base})
+			return nil
+		})
+		requireCode(t, telemetryd.ECONFLICT, err)
+		got, err := st.Access(ctx)
+		require.NoError(t, err)
+		assert.Len(t, got.Accounts, 2)
 	})
 
 	t.Run("an error from the update stores nothing", func(t *testing.T) {
