@@ -99,6 +99,22 @@ func TestReceiverStoresEachSnapshotOnceAsSent(t *testing.T) {
 		var list struct{ Count int }
 		e.get("/api/telemetry/snapshots", e.admin).json(t, &list)
 		assert.Equal(t, 1, list.Count, "the retry stored nothing")
+
+		// Every listing, filter, export and check works on it.
+		e.get("/api/telemetry/snapshots?deployment_id=dep-fleet&status=sent", e.admin).json(t, &list)
+		assert.Equal(t, 1, list.Count)
+		export := e.get("/api/telemetry/export?deployment_id=dep-fleet", e.admin)
+		require.Equal(t, http.StatusOK, export.status)
+		assert.Contains(t, string(export.body), s.ID)
+		var check struct {
+			TelemetryIntegrity struct {
+				Checked  int
+				Problems []any
+			}
+		}
+		e.mustGraphQL(e.admin, `{ telemetryIntegrity(deploymentId: "dep-fleet") { checked problems { id } } }`, nil, &check)
+		assert.Equal(t, 1, check.TelemetryIntegrity.Checked)
+		assert.Empty(t, check.TelemetryIntegrity.Problems)
 	})
 }
 
