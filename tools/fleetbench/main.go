@@ -2,7 +2,8 @@
 // on each backend: how many snapshots a second it ingests from 16
 // concurrent senders, and how long a page of 50 deployments takes with
 // 10,000 deployments of 30 days (300,000 snapshots) stored. `make bench`
-// runs it after tools/bench; see README.md for a recent run.
+// runs it after tools/bench; see README.md for a recent run. It empties
+// the Neo4j database it uses, which must be on this machine.
 //
 // Senders post pre-sealed bodies, distinct and valid, each on a new
 // connection from its own loopback address (127.1.x.y), as deployments
@@ -30,6 +31,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/store"
@@ -120,6 +123,11 @@ func prepare(ctx context.Context, name, neo4jURI string) (*backend, error) {
 		return nil, fmt.Errorf("NEO4J_URI %s is not on this machine; the bench runs only against a loopback Neo4j", neo4jURI)
 	}
 	b.neo4jURI = neo4jURI
+	// Accounts too: the server's --admin-password applies to a new database only.
+	if err := emptyNeo4j(ctx, neo4jURI); err != nil {
+		os.RemoveAll(dir)
+		return nil, nil
+	}
 	st, err := b.reset(ctx)
 	if telemetryd.ErrorCode(err) == telemetryd.EUNAVAILABLE {
 		os.RemoveAll(dir)
@@ -129,6 +137,24 @@ func prepare(ctx context.Context, name, neo4jURI string) (*backend, error) {
 		return nil, err
 	}
 	return b, st.Close()
+}
+
+// emptyNeo4j deletes everything the database holds; an error means it
+// could not be reached.
+func emptyNeo4j(ctx context.Context, uri string) error {
+	d, err := driver.NewDriverWithContext(uri, driver.BasicAuth("neo4j", "", ""))
+	if err != nil {
+		return err
+	}
+	defer d.Close(ctx)
+	sess := d.NewSession(ctx, driver.SessionConfig{DatabaseName: "neo4j"})
+	defer sess.Close(ctx)
+	res, err := sess.Run(ctx, `MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS`, nil)
+	if err != nil {
+		return err
+	}
+	_, err = res.Consume(ctx)
+	return err
 }
 
 // reset opens the store emptied of snapshots and deployments.
@@ -440,13 +466,17 @@ func login(client *http.Client, base string) (string, error) {
 		return "", err
 	}
 	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return "", err
+	}
 	var out struct {
 		Data struct {
 			Login struct{ AccessToken string } `json:"login"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || out.Data.Login.AccessToken == "" {
-		return "", fmt.Errorf("logging in as admin failed (status %d)", res.StatusCode)
+	if err := json.Unmarshal(raw, &out); err != nil || out.Data.Login.AccessToken == "" {
+		return "", fmt.Errorf("logging in as admin failed (status %d): %.300s", res.StatusCode, raw)
 	}
 	return out.Data.Login.AccessToken, nil
 }
