@@ -33,12 +33,17 @@ lint: ## gofmt, go vet and staticcheck
 	go vet ./...
 	go tool staticcheck ./...
 
+.PHONY: ui
+ui: ## Rebuild the web console into console/dist from ui/ (needs Node.js and npm)
+	cd ui && npm ci --no-audit --no-fund && node build.mjs
+
 .PHONY: generate
 generate: ## Regenerate the GraphQL code from schema.graphqls
 	go tool gqlgen generate
 
 .PHONY: bench
-bench: build ## Seed 2,000 snapshots and measure the store, REST, GraphQL and export; then the receiver (tools/fleetbench)
+bench: build ## Measure REST and GraphQL pages against a static server (wrk), and export against a file copy; then the receiver (tools/fleetbench)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: sudo apt-get install wrk (Debian, Ubuntu) or brew install wrk (macOS)"; exit 1; }
 	go run ./tools/bench -telemetryd $(BIN)/telemetryd
 	go run ./tools/fleetbench -telemetryd $(BIN)/telemetryd
 

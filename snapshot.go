@@ -219,9 +219,10 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) { return s.AppendJSON(nil), nil
 // remote_send_* members, which change after sealing.
 func (s *Snapshot) RemoteBody() []byte { return s.appendJSON(nil, false) }
 
-// AppendJSON appends the contract's record to b. It writes data as
-// stored, which every way in keeps compact and valid, so listings need
-// not scan kilobytes of data again for each record they encode.
+// AppendJSON appends the contract's record to b, exactly as json.Marshal
+// writes it. It writes data as stored, which every way in keeps compact
+// and valid, so listings need not scan kilobytes of data again for each
+// record they encode.
 func (s *Snapshot) AppendJSON(b []byte) []byte { return s.appendJSON(b, true) }
 
 func (s *Snapshot) appendJSON(b []byte, withSend bool) []byte {
@@ -238,7 +239,7 @@ func (s *Snapshot) appendJSON(b []byte, withSend bool) []byte {
 	b = append(b, `,"version":`...)
 	b = appendString(b, s.Version)
 	b = append(b, `,"data":`...)
-	b = appendRaw(b, s.Data)
+	b = AppendRawJSON(b, s.Data)
 	b = append(b, `,"checksum":`...)
 	b = appendString(b, s.Checksum)
 	b = append(b, `,"previous_checksum":`...)
@@ -258,9 +259,19 @@ func (s *Snapshot) appendJSON(b []byte, withSend bool) []byte {
 	return append(b, '}')
 }
 
+// appendString appends s as encoding/json writes it. The members of a
+// record are nearly always plain ASCII that needs no escape, which it
+// copies as is; anything else goes through encoding/json.
 func appendString(b []byte, s string) []byte {
-	quoted, _ := json.Marshal(s) // a string always encodes
-	return append(b, quoted...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s) // a string always encodes
+			return append(b, quoted...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func appendRaw(b []byte, raw json.RawMessage) []byte {
@@ -268,6 +279,24 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 		return append(b, "null"...)
 	}
 	return append(b, raw...)
+}
+
+// AppendRawJSON appends raw, a compact JSON value, as encoding/json writes
+// a json.RawMessage: with <, >, &, U+2028 and U+2029 escaped, so that
+// every writer of records writes the bytes json.Marshal would. Checking
+// for those is a few fast byte searches; only data that holds one pays
+// for a rewrite. Empty raw is null.
+func AppendRawJSON(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	if bytes.IndexByte(raw, '<') < 0 && bytes.IndexByte(raw, '>') < 0 && bytes.IndexByte(raw, '&') < 0 &&
+		(bytes.IndexByte(raw, 0xE2) < 0 || !bytes.Contains(raw, []byte("\u2028")) && !bytes.Contains(raw, []byte("\u2029"))) {
+		return append(b, raw...)
+	}
+	buf := bytes.NewBuffer(b)
+	json.HTMLEscape(buf, raw)
+	return buf.Bytes()
 }
 
 func appendNullable(b []byte, s string) []byte {

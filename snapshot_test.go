@@ -147,3 +147,31 @@ func TestRecordJSONEscapesAndCompacts(t *testing.T) {
 	assert.Equal(t, `{"a":[1,2]}`, string(spaced.Data))
 	assert.True(t, spaced.ChecksumValid(), "white space in data is outside the checksum")
 }
+
+func TestRecordWritesEachMemberAsEncodingJSONDoes(t *testing.T) {
+	for _, member := range []string{"plain-ascii_0.1", "quote \" and \\ back", "<tag>&amp;", "tab\tnew\nline", "dép ✓", "line\u2028sep", "\x7f del"} {
+		t.Run(member, func(t *testing.T) {
+			s := telemetryd.NewSnapshot(member, member, json.RawMessage(`{}`), time.Date(2026, 11, 22, 2, 17, 5, 0, time.UTC), nil)
+			s.RemoteSendError = member
+			want, err := json.Marshal(member)
+			require.NoError(t, err)
+			record := string(s.AppendJSON(nil))
+			assert.Contains(t, record, `"deployment_id":`+string(want)+`,"version":`+string(want))
+			assert.Contains(t, record, `"remote_send_error":`+string(want)+`}`)
+			assert.True(t, json.Valid([]byte(record)), record)
+		})
+	}
+}
+
+func TestRecordWritesDataAsJSONMarshalDoes(t *testing.T) {
+	for _, data := range []string{`{"plain":[1,2,{"a":null}]}`, `{"html":"<b>&amp;</b>"}`, "{\"sep\":\"a\u2028b\u2029c\",\"é\":\"\u20ac\"}"} {
+		t.Run(data, func(t *testing.T) {
+			s := telemetryd.NewSnapshot("dep", "0.1.0", json.RawMessage(data), time.Date(2026, 11, 22, 2, 17, 5, 0, time.UTC), nil)
+			require.NoError(t, s.Seal())
+			want, err := json.Marshal(s)
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(s.AppendJSON(nil)))
+			assert.True(t, s.ChecksumValid())
+		})
+	}
+}

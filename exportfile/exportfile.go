@@ -19,48 +19,58 @@ import (
 // then Close, which ends the array; the Encoder buffers, so nothing may
 // write to the stream in between.
 type Encoder struct {
-	w   *bufio.Writer
+	w   io.Writer
 	n   int
 	buf []byte
 }
 
+// encodeBatch is about how many bytes of records an Encoder gathers for
+// each write: few enough writes that the system calls cost little, and a
+// small, fixed part of the heap.
+const encodeBatch = 256 << 10
+
 // NewEncoder starts an export array on w.
 func NewEncoder(w io.Writer) *Encoder {
-	return &Encoder{w: bufio.NewWriterSize(w, 256<<10)}
+	return &Encoder{w: w, buf: make([]byte, 0, encodeBatch+16<<10)}
 }
 
 // Add writes one record, as the REST routes do: the record's own JSON
 // (telemetryd.Snapshot.AppendJSON), whose data is written as stored
-// rather than scanned again by encoding/json.
+// rather than scanned again by encoding/json. Records are appended to one
+// buffer that is written whenever it holds encodeBatch bytes, so each is
+// copied once on its way out.
 func (e *Encoder) Add(s *telemetryd.Snapshot) error {
-	e.buf = e.buf[:0]
 	if e.n == 0 {
 		e.buf = append(e.buf, "[\n"...)
 	} else {
 		e.buf = append(e.buf, ",\n"...)
 	}
 	e.buf = s.AppendJSON(e.buf)
-	if _, err := e.w.Write(e.buf); err != nil {
-		return err
-	}
 	e.n++
-	return nil
+	if len(e.buf) < encodeBatch {
+		return nil
+	}
+	return e.flush()
+}
+
+func (e *Encoder) flush() error {
+	_, err := e.w.Write(e.buf)
+	e.buf = e.buf[:0]
+	return err
 }
 
 // Count returns how many records were added.
 func (e *Encoder) Count() int { return e.n }
 
-// Close ends the array and flushes what is buffered; it does not close
-// the stream.
+// Close ends the array and writes what is buffered; it does not close the
+// stream.
 func (e *Encoder) Close() error {
 	end := "\n]\n"
 	if e.n == 0 {
 		end = "[\n]\n"
 	}
-	if _, err := e.w.WriteString(end); err != nil {
-		return err
-	}
-	return e.w.Flush()
+	e.buf = append(e.buf, end...)
+	return e.flush()
 }
 
 // Write writes the snapshots that each yields to path as a JSON array, one

@@ -1,6 +1,8 @@
 package exportfile_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -43,6 +45,34 @@ func TestWriteThenReadRoundTrips(t *testing.T) {
 	for i, s := range got {
 		assert.True(t, s.Equal(snaps[4-i]))
 	}
+}
+
+// The export holds each record exactly as json.Marshal writes it, one a
+// line, however many writes it takes.
+func TestEncoderWritesEachRecordAsJSONMarshalDoes(t *testing.T) {
+	snaps := storetest.Chain(t, "dep", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 150, 4096) // several writes' worth
+	snaps[3].RemoteSendStatus = telemetryd.SendFailed
+	snaps[3].RemoteSendError = `remote said "<no>"`
+	var want bytes.Buffer
+	want.WriteString("[")
+	for i := len(snaps) - 1; i >= 0; i-- {
+		b, err := json.Marshal(snaps[i])
+		require.NoError(t, err)
+		if i < len(snaps)-1 {
+			want.WriteString(",")
+		}
+		want.WriteString("\n")
+		want.Write(b)
+	}
+	want.WriteString("\n]\n")
+
+	var got bytes.Buffer
+	enc := exportfile.NewEncoder(&got)
+	require.NoError(t, newestFirst(snaps)(enc.Add))
+	require.NoError(t, enc.Close())
+
+	assert.Equal(t, len(snaps), enc.Count())
+	assert.Equal(t, want.String(), got.String())
 }
 
 func TestEmptyExportIsAnEmptyArray(t *testing.T) {

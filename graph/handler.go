@@ -30,7 +30,6 @@ import (
 // callers only, and every error shown through one presenter. Permissions are the services'
 // business; the schema's directives only document them.
 func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (http.Handler, error) {
-	r.checksums = newChecksumVerdicts()
 	cfg := Config{Resolvers: r}
 	cfg.Complexity.Query.TelemetrySnapshots = func(child int, _, _ *DateTime, _ *string, _ []telemetryd.SendStatus, limit, _ *int) int {
 		return orDefault(limit, telemetryd.DefaultLimit) + child
@@ -45,7 +44,7 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(MaxTokens)

@@ -21,8 +21,6 @@ type Resolver struct {
 	Fleet *fleet.Service
 	// Auth signs callers in and manages accounts, roles and tokens.
 	Auth *auth.Service
-
-	checksums checksumVerdicts // set by NewHandler
 }
 
 func nullable(s string) *string {

@@ -78,14 +78,20 @@ func UnmarshalTimestamp(v any) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-// MarshalJSON writes a JSON scalar's raw JSON as is.
+// MarshalJSON writes a JSON scalar's raw JSON, which every way in keeps
+// compact and valid, as json.Marshal would, without scanning it again.
 func MarshalJSON(raw json.RawMessage) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) {
-		if len(raw) == 0 {
-			io.WriteString(w, "null")
-			return
+		var b []byte
+		if buf, ok := w.(interface {
+			Grow(n int)
+			AvailableBuffer() []byte
+		}); ok {
+			// gqlgen's bytes.Buffer: append in place, no copy of our own.
+			buf.Grow(len(raw) + len("null"))
+			b = buf.AvailableBuffer()
 		}
-		w.Write(raw)
+		w.Write(telemetryd.AppendRawJSON(b, raw))
 	})
 }
 

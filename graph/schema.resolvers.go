@@ -217,7 +217,7 @@ func (r *telemetrySnapshotResolver) PreviousChecksum(ctx context.Context, obj *t
 
 // ChecksumValid is the resolver for the checksumValid field.
 func (r *telemetrySnapshotResolver) ChecksumValid(ctx context.Context, obj *telemetryd.Snapshot) (bool, error) {
-	return r.checksums.valid(ctx, obj), nil
+	return r.Telemetry.ChecksumValid(obj), nil
 }
 
 // RemoteSendAt is the resolver for the remoteSendAt field.

@@ -22,7 +22,7 @@ func (s *Server) handleListSnapshots(w http.ResponseWriter, r *http.Request) {
 		s.writeDomainError(w, r, err)
 		return
 	}
-	writeListing(w, count, page)
+	s.writeListing(w, count, page)
 }
 
 // handleExport streams every snapshot matching the listing's filters as an
@@ -82,23 +82,37 @@ func startExport(w http.ResponseWriter, f telemetryd.Filter) {
 // writeListing writes {"count": N, "snapshots": [...]}, the shape the
 // established route's clients expect. It appends each record as stored
 // rather than through encoding/json, which would scan every record's
-// data again to compact it.
-func writeListing(w http.ResponseWriter, count int, page []*telemetryd.Snapshot) {
-	b := make([]byte, 0, 64+len(page)*5<<10)
-	b = append(b, `{"count":`...)
+// data again to compact it, into a buffer kept for the next listing:
+// pages are hundreds of kilobytes, and a fresh buffer each time costs
+// more to allocate and clear than to fill.
+func (s *Server) writeListing(w http.ResponseWriter, count int, page []*telemetryd.Snapshot) {
+	buf, _ := s.listings.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	defer s.listings.Put(buf)
+	b := append((*buf)[:0], `{"count":`...)
 	b = strconv.AppendInt(b, int64(count), 10)
 	b = append(b, `,"snapshots":[`...)
-	for i, s := range page {
+	for i, snap := range page {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = s.AppendJSON(b)
+		b = snap.AppendJSON(b)
 	}
 	b = append(b, "]}\n"...)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+	if cap(b) <= maxKeptListingBuffer {
+		*buf = b
+	}
 }
+
+// maxKeptListingBuffer bounds the listing buffers kept for reuse: enough
+// for pages of hundreds of typical records; larger pages are rare, and
+// their buffers are left to the collector.
+const maxKeptListingBuffer = 4 << 20
 
 func (s *Server) handleGetSnapshot(w http.ResponseWriter, r *http.Request) {
 	snap, err := s.Telemetry.Get(r.Context(), r.PathValue("id"))

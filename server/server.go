@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,11 @@ type Server struct {
 	GraphQL http.Handler
 	// Counter counts requests and server errors for the daily telemetry.
 	Counter Counter
+	// Console, when set, wraps the handler of paths no route claims (see
+	// console.Console.Handler): it serves the web console's paths and
+	// passes the rest on. Paths under /api/ never reach it.
+	Console func(next http.Handler) http.Handler
+
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client; none by default. Handlers find each request's source
 	// address with auth.Source(r.Context()).
@@ -70,6 +76,7 @@ type Server struct {
 	srv       *http.Server
 	metrics   *httpMetrics
 	receiving *receiving
+	listings  sync.Pool // *[]byte buffers of writeListing
 }
 
 // Open binds the listener, returning bind errors at once, and serves in
@@ -204,7 +211,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	handle("GET /graphql", s.api(s.GraphQL))
 	handle("POST /graphql", s.api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
-	mux.HandleFunc("/", notFound)
+	mux.HandleFunc("/api/", notFound)
+	var unclaimed http.Handler = http.HandlerFunc(notFound)
+	if s.Console != nil {
+		unclaimed = s.Console(unclaimed)
+	}
+	mux.Handle("/", unclaimed)
 	return s.observe(s.recoverPanics(secureHeaders(mux)))
 }
 

@@ -50,6 +50,8 @@ type Service struct {
 	Audit *slog.Logger
 	// Settings is how telemetry is configured, for Status.
 	Settings Settings
+
+	checksums checksumVerdicts
 }
 
 // CheckLimits refuses a filter whose page is out of range: Limit from 1

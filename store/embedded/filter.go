@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -12,17 +11,14 @@ import (
 
 // head reads, of the record stored under snapshot key k, only what a
 // filter by deployment or send status looks at, into a partial snapshot:
-// filtering a range then skips over each record's data once instead of
-// decoding and copying it.
-func head(k, v []byte) (*telemetryd.Snapshot, error) {
-	var h struct {
-		DeploymentID     string                `json:"deployment_id"`
-		RemoteSendStatus telemetryd.SendStatus `json:"remote_send_status"`
+// filtering a range then skips over each record's data instead of
+// copying it.
+func head(k, v []byte) (telemetryd.Snapshot, error) {
+	h, err := decodeHead(v)
+	if err != nil {
+		return h, fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
 	}
-	if err := json.Unmarshal(v, &h); err != nil {
-		return nil, fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
-	}
-	return &telemetryd.Snapshot{CreatedAt: keyTime(k), DeploymentID: h.DeploymentID, RemoteSendStatus: h.RemoteSendStatus}, nil
+	return h, nil
 }
 
 // matches reports whether the record stored under k passes f's
@@ -35,7 +31,7 @@ func matches(f telemetryd.Filter, k, v []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return f.Matches(h), nil
+	return f.Matches(&h), nil
 }
 
 // listMatching answers a listing filtered by deployment or send status,

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -86,32 +85,6 @@ func lastBefore(c *bolt.Cursor, key []byte) (k, v []byte) {
 		return c.Last()
 	}
 	return c.Prev()
-}
-
-// decode reads the record stored under snapshot key k. A record that is
-// not valid JSON (a damaged or hand-edited file) fails to decode, with an
-// internal error naming its id, so every call that reads it fails rather
-// than hand out data that is not JSON; a damaged record that still
-// decodes fails its checksum, which verify reports by id.
-func decode(k, v []byte) (*telemetryd.Snapshot, error) {
-	s := new(telemetryd.Snapshot)
-	// UnmarshalJSON copies what it keeps, so s outlives the transaction
-	// whose memory v points into.
-	if err := s.UnmarshalJSON(v); err != nil {
-		return nil, fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
-	}
-	return s, nil
-}
-
-func encode(s *telemetryd.Snapshot) ([]byte, error) {
-	if s == nil || s.ID == "" || s.CreatedAt.IsZero() {
-		return nil, telemetryd.Errorf(telemetryd.EINVALID, "a snapshot needs an id and created_at")
-	}
-	v, err := s.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("encoding snapshot %s: %w", s.ID, err)
-	}
-	return v, nil
 }
 
 func unsent(status telemetryd.SendStatus) bool {
@@ -451,19 +424,15 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 		var victims []victim
 		c := snaps.Cursor()
 		for k, v := c.First(); k != nil && keyPosition(k) < end; k, v = c.Next() {
-			var head struct {
-				DeploymentID     string `json:"deployment_id"`
-				Checksum         string `json:"checksum"`
-				PreviousChecksum string `json:"previous_checksum"`
-			}
-			if err := json.Unmarshal(v, &head); err != nil {
-				return fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
+			snap, err := decode(k, v)
+			if err != nil {
+				return err
 			}
 			victims = append(victims, victim{
 				key:       clone(k),
-				dayKey:    deploymentDayKey(head.DeploymentID, telemetryd.Day(keyTime(k))),
-				unsentKey: unsentKey(head.DeploymentID, k),
-				link:      &telemetryd.Snapshot{DeploymentID: head.DeploymentID, Checksum: head.Checksum, PreviousChecksum: head.PreviousChecksum},
+				dayKey:    deploymentDayKey(snap.DeploymentID, telemetryd.Day(keyTime(k))),
+				unsentKey: unsentKey(snap.DeploymentID, k),
+				link:      &telemetryd.Snapshot{DeploymentID: snap.DeploymentID, Checksum: snap.Checksum, PreviousChecksum: snap.PreviousChecksum},
 			})
 		}
 		counts := countDeltas{}

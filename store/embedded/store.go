@@ -5,7 +5,6 @@ package embedded
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -32,7 +31,7 @@ const lockTimeout = time.Second
 // Buckets. Every secondary index is written in the same transaction as
 // the record it points to, so indexes never disagree with the records.
 var (
-	// snapshotKey(created_at, id) → record JSON.
+	// snapshotKey(created_at, id) → record envelope (see record.go).
 	bucketSnapshots = []byte("snapshots")
 	// id → snapshotKey.
 	bucketSnapshotIDs = []byte("snapshot_ids")
@@ -61,6 +60,8 @@ var (
 	bucketDeployments = []byte("deployments")
 	// lastSeenKey(last_seen, id) → nothing: summaries in listing order.
 	bucketDeploymentsLastSeen = []byte("deployments_by_last_seen")
+	// facts about the file itself, such as its record format.
+	bucketMeta = []byte("meta")
 )
 
 // legacyBucketSnapshotUnsent is the unsent index of files written before it
@@ -70,7 +71,7 @@ var legacyBucketSnapshotUnsent = []byte("snapshot_unsent")
 var allBuckets = [][]byte{
 	bucketSnapshots, bucketSnapshotIDs, bucketSnapshotDays, bucketSnapshotUnsent, bucketSnapshotCounts,
 	bucketSettings, bucketAccounts, bucketRoles, bucketTokens, bucketTokenHashes, bucketTokenLists,
-	bucketActivity, bucketDeployments, bucketDeploymentsLastSeen,
+	bucketActivity, bucketMeta, bucketDeployments, bucketDeploymentsLastSeen,
 }
 
 // maxBatchDelay is how long a received snapshot waits for others to share
@@ -112,18 +113,26 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 				return err
 			}
 		}
-		if err := migrateUnsent(tx); err != nil {
-			return err
-		}
-		return checkUsernames(tx)
+		return nil
 	})
+	if err == nil {
+		err = migrateRecords(db)
+	}
+	if err == nil {
+		err = db.Update(func(tx *bolt.Tx) error {
+			if err := migrateUnsent(tx); err != nil {
+				return err
+			}
+			return checkUsernames(tx)
+		})
+	}
 	if code := telemetryd.ErrorCode(err); code != "" && code != telemetryd.EINTERNAL {
 		_ = db.Close()
 		return nil, fmt.Errorf("opening embedded store in %s: %w", dir, err)
 	}
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("creating buckets in %s: %w", dir, err)
+		return nil, fmt.Errorf("preparing embedded store in %s: %w", dir, err)
 	}
 	db.MaxBatchDelay = maxBatchDelay
 	return &Store{db: db}, nil
@@ -144,13 +153,11 @@ func migrateUnsent(tx *bolt.Tx) error {
 		if v == nil {
 			return nil // an index entry without its record: nothing to send
 		}
-		var head struct {
-			DeploymentID string `json:"deployment_id"`
+		snap, err := decode(k, v)
+		if err != nil {
+			return err
 		}
-		if err := json.Unmarshal(v, &head); err != nil {
-			return fmt.Errorf("decoding stored snapshot %s: %w", keyID(k), err)
-		}
-		return index.Put(unsentKey(head.DeploymentID, k), clone(status))
+		return index.Put(unsentKey(snap.DeploymentID, k), clone(status))
 	})
 	if err != nil {
 		return fmt.Errorf("migrating the unsent snapshot index: %w", err)

@@ -206,6 +206,20 @@ func TestDamagedDataStaysValidJSON(t *testing.T) {
 	assert.Equal(t, snap.ID, v.Problems()[0].ID, "verify names the damaged record")
 }
 
+func TestDataWrittenBeforeItsCRCReadsAsIs(t *testing.T) {
+	ctx := context.Background()
+	s := neo4jtest.Open(t)
+	snap := storetest.NewSnapshot(t, "dep-a", base, nil, 10)
+	require.NoError(t, s.CreateSnapshot(ctx, snap))
+	// As a release before data_crc wrote it.
+	query(t, `MATCH (s:TelemetrySnapshot {id: '`+snap.ID+`'}) REMOVE s.data_crc RETURN 1 AS ok`, "ok")
+
+	got, err := s.Snapshot(ctx, snap.ID)
+	require.NoError(t, err)
+	assert.Equal(t, string(snap.Data), string(got.Data))
+	assert.True(t, got.ChecksumValid())
+}
+
 // seed stores n snapshots, one a day each for n/1000 deployments.
 func seed(tb testing.TB, s *neo4j.Store, n, size int) {
 	tb.Helper()

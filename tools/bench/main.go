@@ -1,13 +1,14 @@
-// Command bench measures telemetryd on one machine in one run: the store's
-// own list query (the floor), the REST route and the GraphQL query for the
-// same pages over loopback HTTP with 16 concurrent clients, and an export
-// of the whole set. `make bench` runs it; see README.md for a recent run.
+// Command bench measures telemetryd on one machine in one run, every HTTP
+// figure taken by the same load generator (wrk) against a floor that
+// really is one: a static net/http server returning the exact bytes of the
+// REST page, and on Neo4j the driver running the page query. It then
+// compares an export of 100,000 records with streaming the same bytes from
+// a file. `make bench` runs it; see README.md for a recent run.
 package main
 
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,11 +23,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/google/uuid"
+	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/exportfile"
@@ -38,38 +44,32 @@ import (
 const (
 	snapshotCount = 2000
 	dataBytes     = 4096
-	clients       = 16
 	pageSize      = 50
-	rounds        = 3 // each client walks every page this many times
+	pageOffset    = 100
+	connections   = 16
+	threads       = 2
 	password      = "bench password, not a secret"
 )
 
+// installWrk says how to get the load generator.
+const installWrk = "wrk is not installed: `sudo apt-get install wrk` (Debian, Ubuntu), `brew install wrk` (macOS), or see https://github.com/wg/wrk"
+
 func main() {
 	binary := flag.String("telemetryd", "bin/telemetryd", "telemetryd binary to serve from")
+	duration := flag.Duration("duration", 10*time.Second, "how long wrk loads each route")
+	exportRecords := flag.Int("export-records", 100_000, "records in the export figure")
+	exportProfile := flag.String("export-profile", "", "write a CPU profile of the export to this file")
 	flag.Parse()
-	if err := run(context.Background(), *binary, os.Getenv("NEO4J_URI")); err != nil {
+	if err := run(context.Background(), *binary, os.Getenv("NEO4J_URI"), *duration, *exportRecords, *exportProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-// figure is one measured line.
-type figure struct {
-	name       string
-	requests   int
-	elapsed    time.Duration
-	p50, p99   time.Duration
-	throughput float64 // pages a second
-}
-
-func (f figure) String() string {
-	return fmt.Sprintf("%-22s %6d pages in %7.3fs  %8.1f pages/s  p50 %7.2fms  p99 %7.2fms",
-		f.name, f.requests, f.elapsed.Seconds(), f.throughput, ms(f.p50), ms(f.p99))
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func run(ctx context.Context, binary, neo4jURI string) error {
+func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, exportRecords int, exportProfile string) error {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New(installWrk)
+	}
 	if neo4jURI != "" && !loopback(neo4jURI) {
 		// The bench deletes every snapshot of the database it uses.
 		return fmt.Errorf("NEO4J_URI %s is not on this machine; the bench runs only against a loopback Neo4j", neo4jURI)
@@ -83,51 +83,119 @@ func run(ctx context.Context, binary, neo4jURI string) error {
 	if neo4jURI != "" {
 		backend = "neo4j " + neo4jURI + " (its snapshots are deleted first)"
 	}
-	fmt.Printf("telemetryd bench: %d snapshots of about %d bytes on %s; %d clients, pages of %d, GOMAXPROCS %d\n",
-		snapshotCount, dataBytes, backend, clients, pageSize, runtime.GOMAXPROCS(0))
+	fmt.Printf("telemetryd bench: %d snapshots of about %d bytes on %s; wrk -t%d -c%d -d%s, page of %d at offset %d; GOMAXPROCS %d; %s\n",
+		snapshotCount, dataBytes, backend, threads, connections, duration, pageSize, pageOffset, runtime.GOMAXPROCS(0), loadAverage())
 
-	st, err := openStore(ctx, dir, neo4jURI)
+	st, err := openStore(ctx, filepath.Join(dir, "pages"), neo4jURI)
 	if err != nil {
 		return err
 	}
-	if err := seed(ctx, st); err != nil {
-		st.Close()
-		return err
+	err = seed(ctx, st, snapshotCount)
+	if err == nil {
+		err = ensureReader(ctx, st)
 	}
-	floor, err := measure("store list (floor)", func(offset int) error {
-		_, _, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: pageSize, Offset: offset})
-		return err
-	})
-	if err != nil {
-		st.Close()
-		return err
-	}
-	fmt.Println(floor)
 	// The embedded store admits one process at a time: hand it to the server.
-	if err := st.Close(); err != nil {
-		return err
+	if cerr := st.Close(); err == nil {
+		err = cerr
 	}
-
-	srv, err := startServer(binary, dir, neo4jURI)
 	if err != nil {
 		return err
 	}
-	rest, gql, err := measureHTTP(srv.url)
+
+	srv, err := startServer(binary, filepath.Join(dir, "pages"), neo4jURI)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	token, err := login(srv.url)
+	if err != nil {
+		return err
+	}
+	auth := map[string]string{"Authorization": "Bearer " + token}
+	restURL := fmt.Sprintf("%s/api/telemetry/snapshots?limit=%d&offset=%d", srv.url, pageSize, pageOffset)
+	page, err := fetch(http.MethodGet, restURL, auth, nil)
+	if err != nil {
+		return fmt.Errorf("REST page: %w", err)
+	}
+	gqlBody, err := graphQLBody()
+	if err != nil {
+		return err
+	}
+	gqlHeaders := map[string]string{"Authorization": auth["Authorization"], "Content-Type": "application/json"}
+	if err := sameMembers(page, srv.url+"/graphql", gqlHeaders, gqlBody); err != nil {
+		return err
+	}
+
+	static, err := serveStatic(page)
+	if err != nil {
+		return err
+	}
+	defer static.Close()
+
+	var figures []figure
+	measure := func(name, method, target string, headers map[string]string, body []byte) (figure, error) {
+		f, err := load(name, method, target, headers, body, duration)
+		if err == nil {
+			fmt.Println(f)
+			figures = append(figures, f)
+		}
+		return f, err
+	}
+	floor, err := measure("static net/http", http.MethodGet, "http://"+static.Addr().String()+"/", nil, nil)
+	if err != nil {
+		return err
+	}
+	var query figure
+	if neo4jURI != "" {
+		q, err := serveDriverQuery(ctx, neo4jURI, page)
+		if err != nil {
+			return err
+		}
+		query, err = measure("neo4j driver page query", http.MethodGet, "http://"+q.Addr().String()+"/", nil, nil)
+		q.Close()
+		if err != nil {
+			return err
+		}
+	}
+	rest, err := measure("REST page", http.MethodGet, restURL, auth, nil)
+	if err != nil {
+		return err
+	}
+	gql, err := measure("GraphQL page", http.MethodPost, srv.url+"/graphql", gqlHeaders, gqlBody)
+	if err != nil {
+		return err
+	}
 	srv.stop()
-	if err != nil {
-		return err
-	}
-	fmt.Println(rest)
-	fmt.Println(gql)
 
-	exportLine, err := measureExport(ctx, dir, neo4jURI)
+	exp, err := measureExport(ctx, filepath.Join(dir, "export"), neo4jURI, exportRecords, exportProfile)
 	if err != nil {
 		return err
 	}
-	fmt.Println(exportLine)
-	fmt.Printf("ratios to the floor: REST %.2f, GraphQL %.2f (throughput; 1.00 = as fast as the store alone)\n",
-		rest.throughput/floor.throughput, gql.throughput/floor.throughput)
+	fmt.Println(exp)
+
+	ratios := fmt.Sprintf("ratios: REST/static %.2f (aim ≥ 0.50), GraphQL/REST %.2f (aim ≥ 0.90)",
+		rest.perSecond/floor.perSecond, gql.perSecond/rest.perSecond)
+	if neo4jURI != "" {
+		ratios += fmt.Sprintf(", REST adds %+.0f%% to the driver's page query (aim ≤ 10%%)", (query.perSecond/rest.perSecond-1)*100)
+	}
+	ratios += fmt.Sprintf(", export/file %.2f (aim ≥ 0.80) with peak Go heap %.1f MiB (aim < 64)",
+		exp.perSecond/exp.file, float64(exp.peakHeap)/(1<<20))
+	fmt.Println(ratios)
 	return nil
+}
+
+// loadAverage is the machine's load when the run starts, since the two
+// cores may be shared.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "load average unknown"
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) < 3 {
+		return "load average unknown"
+	}
+	return "load average " + strings.Join(fields[:3], " ")
 }
 
 func openStore(ctx context.Context, dir, neo4jURI string) (store.Store, error) {
@@ -137,27 +205,27 @@ func openStore(ctx context.Context, dir, neo4jURI string) (store.Store, error) {
 	return neo4j.Open(ctx, neo4j.Config{URI: neo4jURI, Username: "neo4j", Database: "neo4j"})
 }
 
-// seed replaces every snapshot with a chain of snapshotCount, one a day
-// up to today, so the server finds today's snapshot made and adds none.
-func seed(ctx context.Context, st store.Store) error {
-	if _, err := st.DeleteSnapshotsBefore(ctx, time.Now().AddDate(100, 0, 0)); err != nil {
+// seed replaces every snapshot with a chain of n, one a day up to today,
+// so the server finds today's snapshot made and adds none.
+func seed(ctx context.Context, st store.Store, n int) error {
+	if _, err := st.DeleteSnapshotsBefore(ctx, time.Now().AddDate(1000, 0, 0)); err != nil {
 		return fmt.Errorf("clearing snapshots: %w", err)
 	}
 	deploymentID, err := store.DeploymentID(ctx, st)
 	if err != nil {
 		return err
 	}
-	start := time.Now().UTC().Add(-time.Hour).AddDate(0, 0, -snapshotCount+1)
+	start := time.Now().UTC().Add(-time.Hour).AddDate(0, 0, -n+1)
 	var prev *telemetryd.Snapshot
 	batch := make([]*telemetryd.Snapshot, 0, 500)
-	for i := range snapshotCount {
+	for i := range n {
 		data, _ := json.Marshal(map[string]any{"day": i, "padding": strings.Repeat("x", dataBytes-32)})
 		s := telemetryd.NewSnapshot(deploymentID, telemetryd.Version, data, start.AddDate(0, 0, i), prev)
 		if err := s.Seal(); err != nil {
 			return err
 		}
 		prev = s
-		if batch = append(batch, s); len(batch) == cap(batch) || i == snapshotCount-1 {
+		if batch = append(batch, s); len(batch) == cap(batch) || i == n-1 {
 			if _, err := st.ImportSnapshots(ctx, batch); err != nil {
 				return fmt.Errorf("seeding: %w", err)
 			}
@@ -165,45 +233,6 @@ func seed(ctx context.Context, st store.Store) error {
 		}
 	}
 	return nil
-}
-
-// measure runs get for every page from each of the clients at once and
-// reports throughput and latency; any failed request fails the figure.
-func measure(name string, get func(offset int) error) (figure, error) {
-	pages := snapshotCount / pageSize
-	latencies := make([][]time.Duration, clients)
-	var (
-		mu     sync.Mutex
-		failed error
-	)
-	var wg sync.WaitGroup
-	begin := time.Now()
-	for c := range clients {
-		wg.Go(func() {
-			for r := range rounds * pages {
-				offset := ((c + r) % pages) * pageSize
-				t0 := time.Now()
-				if err := get(offset); err != nil {
-					mu.Lock()
-					failed = cmp.Or(failed, err)
-					mu.Unlock()
-				}
-				latencies[c] = append(latencies[c], time.Since(t0))
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(begin)
-	all := slices.Concat(latencies...)
-	slices.Sort(all)
-	if failed != nil {
-		return figure{}, fmt.Errorf("%s: %w", name, failed)
-	}
-	return figure{
-		name: name, requests: len(all), elapsed: elapsed,
-		p50: all[len(all)/2], p99: all[len(all)*99/100],
-		throughput: float64(len(all)) / elapsed.Seconds(),
-	}, nil
 }
 
 type server struct {
@@ -214,9 +243,9 @@ type server struct {
 var servingURL = regexp.MustCompile(`url=(http://\S+)`)
 
 // startServer runs telemetryd serve on a random loopback port and waits
-// for it to say where it listens.
+// for it to say where it listens; its log is discarded from then on.
 func startServer(binary, dir, neo4jURI string) (*server, error) {
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--admin-password", password}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--access-token-ttl", "1h"}
 	if neo4jURI != "" {
 		args = append(args, "--neo4j-uri", neo4jURI)
 	}
@@ -230,64 +259,36 @@ func startServer(binary, dir, neo4jURI string) (*server, error) {
 	}
 	found := make(chan string, 1)
 	go func() {
-		scanner := bufio.NewScanner(stderr)
-		for scanner.Scan() {
-			if m := servingURL.FindStringSubmatch(scanner.Text()); m != nil && strings.Contains(scanner.Text(), "serving") {
+		lines := bufio.NewReader(stderr)
+		for {
+			line, err := lines.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if m := servingURL.FindStringSubmatch(line); m != nil && strings.Contains(line, "serving") {
 				found <- m[1]
+				_, _ = io.Copy(io.Discard, lines)
+				return
 			}
 		}
 	}()
 	select {
 	case url := <-found:
 		return &server{cmd: cmd, url: url}, nil
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()
-		return nil, errors.New("telemetryd did not start within 30s")
+		return nil, errors.New("telemetryd did not start within 60s")
 	}
 }
 
+// stop ends the server; later calls do nothing.
 func (s *server) stop() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	s.cmd.Wait()
-}
-
-func measureHTTP(base string) (rest, gql figure, err error) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	token, err := login(client, base)
-	if err != nil {
-		return rest, gql, err
-	}
-	fetch := func(req *http.Request) error {
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		if _, err := io.Copy(io.Discard, res.Body); err != nil {
-			return err
-		}
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", res.StatusCode)
-		}
-		return nil
-	}
-	if rest, err = measure("REST over HTTP", func(offset int) error {
-		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/telemetry/snapshots?limit=%d&offset=%d", base, pageSize, offset), nil)
-		return fetch(req)
-	}); err != nil {
-		return rest, gql, err
-	}
-	const query = `query($limit: Int, $offset: Int) { telemetrySnapshots(limit: $limit, offset: $offset) { count nodes {
-		id createdAt kind payloadFormat deploymentId version data checksum previousChecksum checksumValid remoteSendStatus remoteSendAt remoteSendError } } }`
-	gql, err = measure("GraphQL over HTTP", func(offset int) error {
-		body, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]int{"limit": pageSize, "offset": offset}})
-		req, _ := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		return fetch(req)
-	})
-	return rest, gql, err
 }
 
 // loopback reports whether a Neo4j URI names this machine.
@@ -303,44 +304,324 @@ func loopback(uri string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func login(client *http.Client, base string) (string, error) {
-	body, _ := json.Marshal(map[string]any{
-		"query":     `mutation($p: String!) { login(username: "admin", password: $p) { accessToken } }`,
-		"variables": map[string]string{"p": password},
-	})
-	res, err := client.Post(base+"/graphql", "application/json", bytes.NewReader(body))
+// fetch makes one request and returns the body of a 200.
+func fetch(method, target string, headers map[string]string, body []byte) ([]byte, error) {
+	req, err := http.NewRequest(method, target, bytes.NewReader(body))
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
 	}
 	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: status %d: %s", method, target, res.StatusCode, b)
+	}
+	return b, nil
+}
+
+// reader is the account the bench reads as; ensureReader sets it up.
+const reader = "telemetryd-bench"
+
+// ensureReader gives the store an account named reader, with the bench's
+// password and the built-in telemetry-reader role (created when the store
+// is new), whatever the store held before: a development Neo4j keeps the
+// accounts other runs and tests left, with passwords the bench cannot know.
+func ensureReader(ctx context.Context, st store.Store) error {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		return err
+	}
+	return st.UpdateAccess(ctx, func(a *store.Access) error {
+		if !slices.ContainsFunc(a.Roles, func(r *telemetryd.Role) bool { return r.Name == telemetryd.RoleTelemetryReader }) {
+			a.Roles = append(a.Roles, &telemetryd.Role{Name: telemetryd.RoleTelemetryReader, Permissions: []telemetryd.Permission{telemetryd.ReadTelemetry}})
+		}
+		i := slices.IndexFunc(a.Accounts, func(acc *telemetryd.Account) bool { return acc.Username == reader })
+		if i < 0 {
+			a.Accounts = append(a.Accounts, &telemetryd.Account{ID: uuid.NewString(), Username: reader, CreatedAt: time.Now().UTC()})
+			i = len(a.Accounts) - 1
+		}
+		acc := a.Accounts[i]
+		acc.PasswordHash, acc.Disabled, acc.Roles = string(hash), false, []string{telemetryd.RoleTelemetryReader}
+		return nil
+	})
+}
+
+func login(base string) (string, error) {
+	body, _ := json.Marshal(map[string]any{
+		"query":     `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`,
+		"variables": map[string]string{"u": reader, "p": password},
+	})
+	b, err := fetch(http.MethodPost, base+"/graphql", map[string]string{"Content-Type": "application/json"}, body)
+	if err != nil {
+		return "", fmt.Errorf("logging in as %s: %w", reader, err)
+	}
 	var out struct {
 		Data struct {
 			Login struct{ AccessToken string } `json:"login"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || out.Data.Login.AccessToken == "" {
-		return "", fmt.Errorf("logging in as admin failed (status %d)", res.StatusCode)
+	if err := json.Unmarshal(b, &out); err != nil || out.Data.Login.AccessToken == "" {
+		return "", fmt.Errorf("logging in as %s failed: %s", reader, b)
 	}
 	return out.Data.Login.AccessToken, nil
 }
 
-// measureExport writes every snapshot to a file as `telemetryd snapshots
-// export` does, sampling the Go heap as it goes.
-func measureExport(ctx context.Context, dir, neo4jURI string) (string, error) {
+// graphQLQuery asks for the REST page with every member of the record.
+const graphQLQuery = `query($limit: Int, $offset: Int) { telemetrySnapshots(limit: $limit, offset: $offset) { count nodes {
+	id createdAt kind payloadFormat deploymentId version data checksum previousChecksum checksumValid remoteSendStatus remoteSendAt remoteSendError } } }`
+
+func graphQLBody() ([]byte, error) {
+	return json.Marshal(map[string]any{"query": graphQLQuery, "variables": map[string]int{"limit": pageSize, "offset": pageOffset}})
+}
+
+// sameMembers checks that the GraphQL page holds the REST page's records,
+// so both figures move the same data.
+func sameMembers(restPage []byte, target string, headers map[string]string, body []byte) error {
+	b, err := fetch(http.MethodPost, target, headers, body)
+	if err != nil {
+		return fmt.Errorf("GraphQL page: %w", err)
+	}
+	var rest struct {
+		Snapshots []struct{ ID, Checksum string } `json:"snapshots"`
+	}
+	var gql struct {
+		Data struct {
+			TelemetrySnapshots struct {
+				Nodes []struct{ ID, Checksum string } `json:"nodes"`
+			} `json:"telemetrySnapshots"`
+		} `json:"data"`
+		Errors json.RawMessage `json:"errors"`
+	}
+	if err := json.Unmarshal(restPage, &rest); err != nil {
+		return fmt.Errorf("REST page: %w", err)
+	}
+	if err := json.Unmarshal(b, &gql); err != nil || gql.Errors != nil {
+		return fmt.Errorf("GraphQL page: %v %s", err, gql.Errors)
+	}
+	nodes := gql.Data.TelemetrySnapshots.Nodes
+	if len(rest.Snapshots) != pageSize || len(nodes) != pageSize {
+		return fmt.Errorf("pages hold %d (REST) and %d (GraphQL) records, want %d", len(rest.Snapshots), len(nodes), pageSize)
+	}
+	for i := range nodes {
+		if nodes[i] != rest.Snapshots[i] {
+			return fmt.Errorf("record %d differs: REST %s, GraphQL %s", i, rest.Snapshots[i].ID, nodes[i].ID)
+		}
+	}
+	return nil
+}
+
+// serveStatic serves page's exact bytes as the REST route does.
+func serveStatic(page []byte) (net.Listener, error) {
+	return serve(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(page)
+	}))
+}
+
+// serveDriverQuery answers each request by running the REST route's page
+// query through the Neo4j driver, in a read transaction, collecting its
+// records, and writing the page's bytes: what any Go server on that
+// driver must at least do for the page.
+func serveDriverQuery(ctx context.Context, uri string, page []byte) (net.Listener, error) {
+	d, err := driver.NewDriverWithContext(uri, driver.NoAuth())
+	if err != nil {
+		return nil, err
+	}
+	if err := d.VerifyConnectivity(ctx); err != nil {
+		return nil, err
+	}
+	const query = `MATCH (s:TelemetrySnapshot) WHERE s.created_at IS NOT NULL
+		RETURN s ORDER BY s.created_at DESC, s.id DESC SKIP $offset LIMIT $limit`
+	params := map[string]any{"offset": pageOffset, "limit": pageSize}
+	ln, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := d.NewSession(r.Context(), driver.SessionConfig{AccessMode: driver.AccessModeRead, DatabaseName: "neo4j"})
+		defer sess.Close(r.Context())
+		n, err := sess.ExecuteRead(r.Context(), func(tx driver.ManagedTransaction) (any, error) {
+			res, err := tx.Run(r.Context(), query, params)
+			if err != nil {
+				return 0, err
+			}
+			records, err := res.Collect(r.Context())
+			return len(records), err
+		})
+		if err != nil || n != pageSize {
+			http.Error(w, fmt.Sprint("page query: ", n, err), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(page)
+	}))
+	if err != nil {
+		d.Close(ctx)
+		return nil, err
+	}
+	return closer{ln, func() { d.Close(context.Background()) }}, nil
+}
+
+type closer struct {
+	net.Listener
+	also func()
+}
+
+func (c closer) Close() error {
+	err := c.Listener.Close()
+	c.also()
+	return err
+}
+
+func serve(h http.Handler) (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go http.Serve(ln, h)
+	return ln, nil
+}
+
+// figure is one measured route.
+type figure struct {
+	name      string
+	requests  int
+	perSecond float64
+	p50, p99  string
+}
+
+func (f figure) String() string {
+	return fmt.Sprintf("%-24s %9.1f pages/s  (%d pages, p50 %s, p99 %s)", f.name, f.perSecond, f.requests, f.p50, f.p99)
+}
+
+var (
+	wrkRequests = regexp.MustCompile(`(\d+) requests in`)
+	wrkRate     = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	wrkP50      = regexp.MustCompile(`\s50%\s+(\S+)`)
+	wrkP99      = regexp.MustCompile(`\s99%\s+(\S+)`)
+	wrkFailures = regexp.MustCompile(`Non-2xx or 3xx responses: \d+|Socket errors: .*`)
+)
+
+// load runs wrk against target, first for a second to warm up; any error
+// response fails the figure.
+func load(name, method, target string, headers map[string]string, body []byte, duration time.Duration) (figure, error) {
+	script, err := os.CreateTemp("", "telemetryd-bench-*.lua")
+	if err != nil {
+		return figure{}, err
+	}
+	defer os.Remove(script.Name())
+	fmt.Fprintf(script, "wrk.method = %q\n", method)
+	if body != nil {
+		fmt.Fprintf(script, "wrk.body = %s\n", luaString(body))
+	}
+	for k, v := range headers {
+		fmt.Fprintf(script, "wrk.headers[%q] = %s\n", k, luaString([]byte(v)))
+	}
+	if err := script.Close(); err != nil {
+		return figure{}, err
+	}
+	wrk := func(d time.Duration) (string, error) {
+		out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(connections),
+			"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", "-s", script.Name(), target).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("%s: wrk: %v: %s", name, err, out)
+		}
+		if m := wrkFailures.Find(out); m != nil {
+			return "", fmt.Errorf("%s: %s", name, m)
+		}
+		return string(out), nil
+	}
+	if _, err := wrk(time.Second); err != nil {
+		return figure{}, err
+	}
+	out, err := wrk(duration)
+	if err != nil {
+		return figure{}, err
+	}
+	f := figure{name: name}
+	rate, requests, p50, p99 := wrkRate.FindStringSubmatch(out), wrkRequests.FindStringSubmatch(out), wrkP50.FindStringSubmatch(out), wrkP99.FindStringSubmatch(out)
+	if rate == nil || requests == nil || p50 == nil || p99 == nil {
+		return figure{}, fmt.Errorf("%s: cannot read wrk's output: %s", name, out)
+	}
+	f.perSecond, _ = strconv.ParseFloat(rate[1], 64)
+	f.requests, _ = strconv.Atoi(requests[1])
+	f.p50, f.p99 = p50[1], p99[1]
+	return f, nil
+}
+
+// luaString quotes b as a Lua long string, which takes bytes as they are.
+func luaString(b []byte) string {
+	eq := ""
+	for bytes.Contains(b, []byte("]"+eq+"]")) {
+		eq += "="
+	}
+	return "[" + eq + "[" + string(b) + "]" + eq + "]"
+}
+
+// exportFigure compares an export with streaming its bytes from a file.
+type exportFigure struct {
+	records   int
+	bytes     int64
+	elapsed   time.Duration
+	perSecond float64 // bytes a second
+	file      float64 // bytes a second, streaming the export file
+	peakHeap  uint64
+}
+
+func (e exportFigure) String() string {
+	return fmt.Sprintf("%-24s %9.1f MiB/s  (%d records, %.1f MiB in %.2fs, peak Go heap %.1f MiB)\n%-24s %9.1f MiB/s",
+		"export", e.perSecond/(1<<20), e.records, float64(e.bytes)/(1<<20), e.elapsed.Seconds(), float64(e.peakHeap)/(1<<20),
+		"stream the file", e.file/(1<<20))
+}
+
+// measureExport seeds n snapshots, writes every one to a file as
+// `telemetryd snapshots export` does, twice, and measures the second,
+// sampling the Go heap as it goes; then it streams that file into
+// another one, synced as the export is.
+func measureExport(ctx context.Context, dir, neo4jURI string, n int, profile string) (exportFigure, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return exportFigure{}, err
+	}
 	st, err := openStore(ctx, dir, neo4jURI)
 	if err != nil {
-		return "", err
+		return exportFigure{}, err
 	}
 	defer st.Close()
+	if err := seed(ctx, st, n); err != nil {
+		return exportFigure{}, err
+	}
+	path := filepath.Join(dir, "export.json")
+	// A first export warms the caches, as wrk's first second does for the
+	// routes; the second is measured.
+	if _, err := exportfile.Write(path, func(yield func(*telemetryd.Snapshot) error) error {
+		return st.EachSnapshot(ctx, telemetryd.Filter{}, yield)
+	}); err != nil {
+		return exportFigure{}, err
+	}
 	runtime.GC()
 	var stats runtime.MemStats
 	runtime.ReadMemStats(&stats)
 	peak := stats.HeapAlloc
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return exportFigure{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return exportFigure{}, err
+		}
+	}
 	begin := time.Now()
-	n, err := exportfile.Write(filepath.Join(dir, "export.json"), func(yield func(*telemetryd.Snapshot) error) error {
+	written, err := exportfile.Write(path, func(yield func(*telemetryd.Snapshot) error) error {
 		var seen int
 		return st.EachSnapshot(ctx, telemetryd.Filter{}, func(s *telemetryd.Snapshot) error {
-			if seen++; seen%50 == 0 {
+			if seen++; seen%500 == 0 {
 				runtime.ReadMemStats(&stats)
 				peak = max(peak, stats.HeapAlloc)
 			}
@@ -348,13 +629,50 @@ func measureExport(ctx context.Context, dir, neo4jURI string) (string, error) {
 		})
 	})
 	if err != nil {
-		return "", err
+		return exportFigure{}, err
 	}
 	elapsed := time.Since(begin)
-	info, err := os.Stat(filepath.Join(dir, "export.json"))
-	if err != nil {
-		return "", err
+	if profile != "" {
+		pprof.StopCPUProfile()
 	}
-	return fmt.Sprintf("%-22s %6d records in %7.3fs  %8.1f records/s  %.1f MiB written  peak Go heap %.1f MiB",
-		"export", n, elapsed.Seconds(), float64(n)/elapsed.Seconds(), float64(info.Size())/(1<<20), float64(peak)/(1<<20)), nil
+	runtime.ReadMemStats(&stats)
+	peak = max(peak, stats.HeapAlloc)
+	info, err := os.Stat(path)
+	if err != nil {
+		return exportFigure{}, err
+	}
+	copied, err := streamFile(path, filepath.Join(dir, "copy.json"))
+	if err != nil {
+		return exportFigure{}, err
+	}
+	return exportFigure{
+		records: written, bytes: info.Size(), elapsed: elapsed, peakHeap: peak,
+		perSecond: float64(info.Size()) / elapsed.Seconds(),
+		file:      float64(info.Size()) / copied.Seconds(),
+	}, nil
+}
+
+// streamFile copies from to a new file to through a 256 KiB buffer,
+// synced, and returns how long that took.
+func streamFile(from, to string) (time.Duration, error) {
+	begin := time.Now()
+	src, err := os.Open(from)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close()
+	// Through a buffer, as a program streaming the file would: the bare
+	// files would let io.Copy hand the copy to the kernel.
+	if _, err := io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, make([]byte, 256<<10)); err != nil {
+		return 0, err
+	}
+	if err := dst.Sync(); err != nil {
+		return 0, err
+	}
+	return time.Since(begin), dst.Close()
 }
