@@ -44,6 +44,8 @@ func TestFleetInTheBrowser(t *testing.T) {
 		b.see(t, "dep-gappy")
 		b.see(t, "dep-quiet")
 		b.see(t, "0.1.0: 2 deployments")
+		b.see(t, "Versions reported per day")
+		b.see(t, gappy[3].CreatedAt.Format(time.DateOnly)+"	0.1.0: 1") // a row of the chart's table
 		b.see(t, "broken")
 		b.shot(t, "fleet", true)
 	})

@@ -1,4 +1,5 @@
 import * as api from '../api.js';
+import { daysAgo } from '../format.js';
 import { Link, navigate, withQuery } from '../router.jsx';
 import { useTitle } from '../title.js';
 import { useAsync } from '../useAsync.js';
@@ -56,6 +57,7 @@ function Fleet({ query }) {
           ) : (
             <>
               <Versions deployments={all} />
+              <VersionsOverTime fleet={all} />
               <DeploymentTable deployments={shown} />
             </>
           )}
@@ -92,6 +94,85 @@ function Versions({ deployments }) {
           <li key={version}>{`${version}: ${n} ${n === 1 ? 'deployment' : 'deployments'}`}</li>
         ))}
       </ul>
+    </figure>
+  );
+}
+
+// The days the version chart covers, and the snapshots it reads at most.
+const HISTORY_DAYS = 30;
+const HISTORY_PAGES = 3;
+
+async function loadHistory() {
+  const nodes = [];
+  for (let page = 0; page < HISTORY_PAGES; page++) {
+    const res = await api.listSnapshots({ startDate: daysAgo(HISTORY_DAYS - 1), remoteSendStatus: [] }, { limit: LIMIT, offset: page * LIMIT });
+    nodes.push(...res.nodes);
+    if (nodes.length >= res.count) return { nodes, truncated: false };
+  }
+  return { nodes, truncated: true };
+}
+
+/** Per day of the last HISTORY_DAYS, how many deployments of the fleet reported each version. */
+function VersionsOverTime({ fleet }) {
+  const history = useAsync(loadHistory, []);
+  if (history.loading) return <Loading what="snapshots of the last 30 days" />;
+  if (history.error) return <ErrorNotice error={history.error} retry={history.reload} />;
+  const members = new Set(fleet.map((d) => d.deploymentId));
+  const byDay = new Map(); // day → version → count
+  const versions = new Set();
+  for (const n of history.value.nodes) {
+    if (!members.has(n.deploymentId)) continue; // the server's own
+    const day = n.createdAt.slice(0, 10);
+    if (!byDay.has(day)) byDay.set(day, new Map());
+    byDay.get(day).set(n.version, (byDay.get(day).get(n.version) ?? 0) + 1);
+    versions.add(n.version);
+  }
+  if (!byDay.size) return null;
+  // Every day of the range, so a day without reports shows as a gap.
+  const days = Array.from({ length: HISTORY_DAYS }, (_, i) => daysAgo(HISTORY_DAYS - 1 - i));
+  for (const day of days) if (!byDay.has(day)) byDay.set(day, new Map());
+  const order = [...versions].sort();
+  const most = Math.max(1, ...days.map((d) => [...byDay.get(d).values()].reduce((a, b) => a + b, 0)));
+  const width = 12;
+  const height = 120;
+  return (
+    <figure class="versions">
+      <figcaption>Versions reported per day, last {HISTORY_DAYS} days</figcaption>
+      {history.value.truncated && <p class="hint">Only the newest {LIMIT * HISTORY_PAGES} snapshots are counted.</p>}
+      <svg role="img" aria-label="Versions reported per day" width={days.length * width + 40} height={height + 20} viewBox={`0 0 ${days.length * width + 40} ${height + 20}`}>
+        {days.map((day, i) => {
+          let y = height;
+          return (
+            <g key={day}>
+              <title>{`${day}: ${order.filter((v) => byDay.get(day).has(v)).map((v) => `${v} ×${byDay.get(day).get(v)}`).join(', ')}`}</title>
+              {order.map((v, k) => {
+                const n = byDay.get(day).get(v) ?? 0;
+                const h = (n / most) * height;
+                y -= h;
+                return n ? <rect key={v} x={i * width} y={y} width={width - 2} height={h} fill="currentColor" opacity={0.3 + (0.6 * (k + 1)) / order.length} /> : null;
+              })}
+            </g>
+          );
+        })}
+        <text x="0" y={height + 16} font-size="11">
+          {days[0]}
+        </text>
+        <text x={days.length * width} y={height + 16} font-size="11" text-anchor="end">
+          {days[days.length - 1]}
+        </text>
+      </svg>
+      <table class="sr-only">
+        <caption>Versions reported per day</caption>
+        <tbody>
+          {days.filter((day) => byDay.get(day).size).map((day) => (
+            <tr key={day}>
+              <th scope="row">{day}</th>
+              <td>{order.filter((v) => byDay.get(day).has(v)).map((v) => `${v}: ${byDay.get(day).get(v)}`).join(', ')}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="legend">{order.map((v, k) => `${v} (shade ${k + 1} of ${order.length})`).join(' · ')}</p>
     </figure>
   );
 }
