@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/fleet"
+	"github.com/telemetryd/telemetryd/internal/testclock"
 	"github.com/telemetryd/telemetryd/server"
 	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/store/embedded"
@@ -32,27 +32,9 @@ func onEachStore(t *testing.T, test func(t *testing.T, st store.Store)) {
 	t.Run("neo4j", func(t *testing.T) { test(t, neo4jtest.Open(t)) })
 }
 
-// clock is a settable clock for the receiver and its rate limit.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // receiving is a server receiving snapshots with key, on clock c (nil
 // for the real one).
-func receiving(key string, c *clock) options {
+func receiving(key string, c *testclock.Clock) options {
 	o := options{receive: true, receiveKey: key}
 	if c != nil {
 		o.receiveNow = c.Now
@@ -80,7 +62,7 @@ var day = time.Date(2026, 3, 1, 2, 17, 5, 123456000, time.UTC)
 
 func TestReceiverStoresEachSnapshotOnceAsSent(t *testing.T) {
 	onEachStore(t, func(t *testing.T, st store.Store) {
-		c := &clock{now: day.Add(time.Hour)}
+		c := testclock.New(day.Add(time.Hour))
 		e := startWith(t, st, receiving("", c))
 		s := storetest.NewSnapshot(t, "dep-fleet", day, nil, 500)
 
@@ -119,7 +101,7 @@ func TestReceiverStoresEachSnapshotOnceAsSent(t *testing.T) {
 }
 
 func TestReceiverRejectsEachProblemWithItsOwnStatus(t *testing.T) {
-	c := &clock{now: day.Add(time.Hour)}
+	c := testclock.New(day.Add(time.Hour))
 	e := startWith(t, embeddedStore(t), receiving("", c))
 	stored := storetest.NewSnapshot(t, "dep-fleet", day, nil, 100)
 	require.Equal(t, http.StatusCreated, e.send(stored).status)
@@ -218,7 +200,7 @@ func TestReceiveKeyIsRequiredWhenSet(t *testing.T) {
 }
 
 func TestReceiverLimitsEachAddressToSixtyAMinute(t *testing.T) {
-	c := &clock{now: time.Now()}
+	c := testclock.New(time.Now())
 	e := startWith(t, embeddedStore(t), receiving("", c))
 	notARecord := []byte(`{}`)
 	for i := range server.ReceiveRate {
@@ -230,16 +212,16 @@ func TestReceiverLimitsEachAddressToSixtyAMinute(t *testing.T) {
 	assert.Equal(t, "1", res.header.Get("Retry-After"), "one request a second comes free again")
 	assert.Contains(t, res.errorMessage(t), "60 a minute")
 
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	assert.Equal(t, http.StatusUnprocessableEntity, e.postSnapshot(notARecord, "application/json", "").status)
 	assert.Equal(t, http.StatusTooManyRequests, e.postSnapshot(notARecord, "application/json", "").status)
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	assert.Equal(t, http.StatusUnprocessableEntity, e.postSnapshot(notARecord, "application/json", "").status, "a minute later the allowance is back")
 }
 
 func TestDeploymentsQuery(t *testing.T) {
 	onEachStore(t, func(t *testing.T, st store.Store) {
-		e := startWith(t, st, receiving("", &clock{now: day.AddDate(0, 0, 10)}))
+		e := startWith(t, st, receiving("", testclock.New(day.AddDate(0, 0, 10))))
 		chain := storetest.Chain(t, "dep-gap", day, 4, 100)
 		for _, s := range []*telemetryd.Snapshot{chain[0], chain[1], chain[3]} {
 			require.Equal(t, http.StatusCreated, e.send(s).status)
@@ -291,7 +273,7 @@ func TestDeploymentsQuery(t *testing.T) {
 }
 
 func TestReceiverLimitsTheClientBehindATrustedProxy(t *testing.T) {
-	o := receiving("", &clock{now: time.Now()})
+	o := receiving("", testclock.New(time.Now()))
 	o.trustedProxies = "127.0.0.1/32"
 	e := startWith(t, embeddedStore(t), o)
 	from := func(client string) int {
