@@ -113,7 +113,14 @@ func countQuery(f telemetryd.Filter) (string, map[string]any) {
 		return `MATCH (s:TelemetrySnapshot) RETURN count(s) AS n`, map[string]any{}
 	}
 	where, params := filterWhere(f)
-	return `MATCH (s:TelemetrySnapshot) ` + indexHint(f) + `WHERE ` + where + ` RETURN count(s) AS n`, params
+	hint := indexHint(f)
+	if hint == "" && len(f.Statuses) > 0 {
+		// Counting needs no order, so the status index serves it best; the
+		// hint keeps a planner with stale statistics from filtering the
+		// whole created_at index instead.
+		hint = "USING INDEX s:TelemetrySnapshot(remote_send_status, created_at) "
+	}
+	return `MATCH (s:TelemetrySnapshot) ` + hint + `WHERE ` + where + ` RETURN count(s) AS n`, params
 }
 
 // filterWhere is the predicate of f: the created_at bounds, both
