@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
-	"github.com/telemetryd/telemetryd/telemetry"
 )
 
 // Limits of one request.
@@ -38,6 +39,26 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Sessions signs callers in and out and authenticates API requests;
+// *auth.Service is one.
+type Sessions interface {
+	// Middleware puts the request's caller, or why its credentials were
+	// refused, in the request's context (see auth.Authenticated).
+	Middleware(next http.Handler) http.Handler
+	Login(ctx context.Context, username, password string) (*auth.Tokens, error)
+	RefreshAccess(ctx context.Context, refreshToken string) (*auth.Tokens, error)
+	Logout(ctx context.Context, refreshToken string) (bool, error)
+}
+
+// Snapshots reads snapshots for the REST routes, checking the caller's
+// permissions; *telemetry.Service is one.
+type Snapshots interface {
+	List(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
+	Get(ctx context.Context, id string) (*telemetryd.Snapshot, error)
+	Export(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
+	Preview(ctx context.Context) (json.RawMessage, error)
+}
+
 // Counter counts activity for the daily telemetry.
 type Counter interface {
 	Count(name string)
@@ -52,9 +73,10 @@ type Server struct {
 	Store Pinger
 	// Registry serves /metrics and receives the HTTP metrics.
 	Registry *prometheus.Registry
-	// Auth authenticates the API routes.
-	Auth      *auth.Service
-	Telemetry *telemetry.Service
+	// Auth authenticates the API routes and serves /api/auth.
+	Auth Sessions
+	// Telemetry serves the /api/telemetry routes.
+	Telemetry Snapshots
 	// GraphQL serves /graphql; see graph.NewHandler.
 	GraphQL http.Handler
 	// Counter counts requests and server errors for the daily telemetry.
@@ -68,11 +90,15 @@ type Server struct {
 	// the client; none by default. Handlers find each request's source
 	// address with auth.Source(r.Context()).
 	TrustedProxies TrustedProxies
+	// Receiver, when set, accepts other deployments' snapshots on POST
+	// /v1/snapshots (telemetryd serve --receive).
+	Receiver *Receiver
 
-	ln       net.Listener
-	srv      *http.Server
-	metrics  *httpMetrics
-	listings sync.Pool // *[]byte buffers of writeListing
+	ln        net.Listener
+	srv       *http.Server
+	metrics   *httpMetrics
+	receiving *receiving
+	listings  sync.Pool // *[]byte buffers of writeListing
 }
 
 // Open binds the listener, returning bind errors at once, and serves in
@@ -83,6 +109,11 @@ func (s *Server) Open() error {
 		return err
 	}
 	s.metrics = metrics
+	if s.Receiver != nil {
+		if s.receiving, err = newReceiving(s.Receiver, s.Registry, s.writeDomainError); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.Addr, err)
@@ -133,6 +164,7 @@ var routes = []route{
 	{"POST /api/auth/login", (*Server).handleLogin, (*Server).jsonSession},
 	{"POST /api/auth/refresh", (*Server).handleRefresh, (*Server).session},
 	{"POST /api/auth/logout", (*Server).handleLogout, (*Server).session},
+	{ReceiveRoute, (*Server).handleReceive, (*Server).sender},
 }
 
 // Routes returns the REST routes, each a method and a path; the OpenAPI
@@ -163,6 +195,10 @@ func (s *Server) streamed(h http.Handler) http.Handler {
 func (s *Server) session(h http.Handler) http.Handler {
 	return withTimeout(RequestTimeout, limitBody(maxAuthBody, h))
 }
+
+// sender is for the receive route, whose callers are other deployments,
+// not accounts: the receive key, if any, is their only credential.
+func (s *Server) sender(h http.Handler) http.Handler { return withTimeout(RequestTimeout, h) }
 
 // jsonSession is session for a route whose body is JSON.
 func (s *Server) jsonSession(h http.Handler) http.Handler { return s.session(requireJSON(h)) }
