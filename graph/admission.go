@@ -139,7 +139,7 @@ func dataBytes(res any) int {
 			n += recordOverhead + len(s.Data)
 		}
 		return n
-	case *telemetryd.Snapshot:
+	case *Snapshot:
 		if res == nil {
 			return 0
 		}
