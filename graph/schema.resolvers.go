@@ -138,25 +138,29 @@ func (r *queryResolver) TelemetrySnapshots(ctx context.Context, startDate *DateT
 		return nil, err
 	}
 	f.Limit, f.Offset = orDefault(limit, telemetryd.DefaultLimit), orDefault(offset, 0)
-	nodes, count, err := r.Telemetry.List(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	return &TelemetrySnapshotConnection{Count: count, Nodes: newSnapshots(r.Telemetry, nodes)}, nil
+	return charged(ctx, func() (*TelemetrySnapshotConnection, error) {
+		nodes, count, err := r.Telemetry.List(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return &TelemetrySnapshotConnection{Count: count, Nodes: newSnapshots(r.Telemetry, nodes)}, nil
+	})
 }
 
 // TelemetrySnapshot is the resolver for the telemetrySnapshot field.
 func (r *queryResolver) TelemetrySnapshot(ctx context.Context, id string) (*Snapshot, error) {
-	snap, err := r.Telemetry.Get(ctx, id)
-	if telemetryd.ErrorCode(err) == telemetryd.ENOTFOUND {
-		return nil, nil
-	}
-	return newSnapshot(r.Telemetry, snap), err
+	return charged(ctx, func() (*Snapshot, error) {
+		snap, err := r.Telemetry.Get(ctx, id)
+		if telemetryd.ErrorCode(err) == telemetryd.ENOTFOUND {
+			return nil, nil
+		}
+		return newSnapshot(r.Telemetry, snap), err
+	})
 }
 
 // TelemetryPreview is the resolver for the telemetryPreview field.
 func (r *queryResolver) TelemetryPreview(ctx context.Context) (json.RawMessage, error) {
-	return r.Telemetry.Preview(ctx)
+	return charged(ctx, func() (json.RawMessage, error) { return r.Telemetry.Preview(ctx) })
 }
 
 // TelemetryStatus is the resolver for the telemetryStatus field.
