@@ -33,6 +33,10 @@ lint: ## gofmt, go vet and staticcheck
 	go vet ./...
 	go tool staticcheck ./...
 
+.PHONY: ui
+ui: ## Rebuild the web console into console/dist from ui/ (needs Node.js and npm)
+	cd ui && npm ci --no-audit --no-fund && node build.mjs
+
 .PHONY: generate
 generate: ## Regenerate the GraphQL code from schema.graphqls
 	go tool gqlgen generate

@@ -12,6 +12,7 @@ import (
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/internal/testclock"
 	"github.com/telemetryd/telemetryd/store/embedded"
 )
 
@@ -20,7 +21,7 @@ func TestBootstrapIsIdempotentAndPrintsAGeneratedPasswordOnce(t *testing.T) {
 	st, err := embedded.Open(t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	clk := &clock{t: start}
+	clk := testclock.New(start)
 	newService := func() *auth.Service {
 		return auth.New(auth.Config{Store: st, Now: clk.Now, PasswordCost: bcrypt.MinCost})
 	}

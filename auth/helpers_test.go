@@ -14,6 +14,7 @@ import (
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
 	"github.com/telemetryd/telemetryd/internal/logbuffer"
+	"github.com/telemetryd/telemetryd/internal/testclock"
 	"github.com/telemetryd/telemetryd/store/embedded"
 )
 
@@ -24,24 +25,6 @@ const (
 )
 
 var start = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // counter records activity counts.
 type counter struct {
@@ -69,7 +52,7 @@ type env struct {
 	svc     *auth.Service
 	store   *embedded.Store
 	dir     string
-	clock   *clock
+	clock   *testclock.Clock
 	logs    *logbuffer.Buffer
 	counter *counter
 }
@@ -82,7 +65,7 @@ func newEnv(t *testing.T) *env {
 	st, err := embedded.Open(dir)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	e := &env{store: st, dir: dir, clock: &clock{t: start}, logs: &logbuffer.Buffer{}, counter: &counter{}}
+	e := &env{store: st, dir: dir, clock: testclock.New(start), logs: &logbuffer.Buffer{}, counter: &counter{}}
 	e.svc = e.newService()
 	_, err = e.svc.Bootstrap(context.Background(), adminPassword, testSecret)
 	require.NoError(t, err)

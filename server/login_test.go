@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/telemetryd/telemetryd/internal/testclock"
 	"github.com/telemetryd/telemetryd/server"
 	"github.com/telemetryd/telemetryd/store/embedded"
 )
@@ -166,30 +167,12 @@ func TestTheInfrahubKeyHeaderCarriesAPITokens(t *testing.T) {
 	assert.JSONEq(t, `{"data": {"me": {"username": "reader"}}}`, string(gql.body), "GraphQL")
 }
 
-// settableClock is a clock a test moves.
-type settableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *settableClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func startWithClock(t *testing.T) (*env, *settableClock) {
+func startWithClock(t *testing.T) (*env, *testclock.Clock) {
 	t.Helper()
 	st, err := embedded.Open(t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	clock := &settableClock{t: time.Now()}
+	clock := testclock.New(time.Now())
 	return startWith(t, st, options{now: clock.Now}), clock
 }
 

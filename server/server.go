@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
-	"github.com/telemetryd/telemetryd/telemetry"
 )
 
 // Limits of one request.
@@ -38,6 +39,26 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Sessions signs callers in and out and authenticates API requests;
+// *auth.Service is one.
+type Sessions interface {
+	// Middleware puts the request's caller, or why its credentials were
+	// refused, in the request's context (see auth.Authenticated).
+	Middleware(next http.Handler) http.Handler
+	Login(ctx context.Context, username, password string) (*auth.Tokens, error)
+	RefreshAccess(ctx context.Context, refreshToken string) (*auth.Tokens, error)
+	Logout(ctx context.Context, refreshToken string) (bool, error)
+}
+
+// Snapshots reads snapshots for the REST routes, checking the caller's
+// permissions; *telemetry.Service is one.
+type Snapshots interface {
+	List(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
+	Get(ctx context.Context, id string) (*telemetryd.Snapshot, error)
+	Export(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
+	Preview(ctx context.Context) (json.RawMessage, error)
+}
+
 // Counter counts activity for the daily telemetry.
 type Counter interface {
 	Count(name string)
@@ -52,13 +73,19 @@ type Server struct {
 	Store Pinger
 	// Registry serves /metrics and receives the HTTP metrics.
 	Registry *prometheus.Registry
-	// Auth authenticates the API routes.
-	Auth      *auth.Service
-	Telemetry *telemetry.Service
+	// Auth authenticates the API routes and serves /api/auth.
+	Auth Sessions
+	// Telemetry serves the /api/telemetry routes.
+	Telemetry Snapshots
 	// GraphQL serves /graphql; see graph.NewHandler.
 	GraphQL http.Handler
 	// Counter counts requests and server errors for the daily telemetry.
 	Counter Counter
+	// Console, when set, wraps the handler of paths no route claims (see
+	// console.Console.Handler): it serves the web console's paths and
+	// passes the rest on. Paths under /api/ never reach it.
+	Console func(next http.Handler) http.Handler
+
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client; none by default. Handlers find each request's source
 	// address with auth.Source(r.Context()).
@@ -192,7 +219,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	handle("GET /graphql", s.api(s.GraphQL))
 	handle("POST /graphql", s.api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
-	mux.HandleFunc("/", notFound)
+	mux.HandleFunc("/api/", notFound)
+	var unclaimed http.Handler = http.HandlerFunc(notFound)
+	if s.Console != nil {
+		unclaimed = s.Console(unclaimed)
+	}
+	mux.Handle("/", unclaimed)
 	return s.observe(s.recoverPanics(secureHeaders(mux)))
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/console"
 	"github.com/telemetryd/telemetryd/graph"
 	"github.com/telemetryd/telemetryd/internal/cli"
 	"github.com/telemetryd/telemetryd/server"
@@ -111,6 +112,10 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	ui, err := console.New()
+	if err != nil {
+		return err
+	}
 	srv := &server.Server{
 		Addr:      cfg.Listen,
 		Logger:    logger,
@@ -120,6 +125,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 		Telemetry: telemetryService,
 		GraphQL:   gql,
 		Counter:   recorder,
+		Console:   ui.Handler,
 
 		TrustedProxies: cfg.TrustedProxies,
 	}

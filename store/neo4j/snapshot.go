@@ -31,75 +31,6 @@ const deleteBatch = 5000
 // little, large enough to keep round trips few.
 const streamFetchSize = 250
 
-// snapshotsLock names the (:TelemetrydLock) node that lets ListSnapshots
-// read its page and count from one state of the snapshots. Neo4j reads
-// committed data statement by statement, so the two queries may see
-// different commits; worse, a commit becomes visible in steps (node and
-// property records, then counts, then index entries), so even a version
-// number written with the snapshots can be visible before the snapshots
-// are. The node therefore carries two numbers:
-//
-//   - version: every write that adds or removes snapshots
-//     (CreateSnapshot, ImportSnapshots, DeleteSnapshotsBefore) increments
-//     it first thing in its transaction, which takes the node's write
-//     lock until that transaction is committed and applied in full. The
-//     lock also orders those writes, so they cannot deadlock on each
-//     other, and lets an import's checks see every earlier write.
-//   - applied: set to version by settleSnapshots while holding the lock,
-//     that is once every write up to that version is applied in full.
-//
-// A listing trusts what it read only when applied equals version, before
-// and after its queries, with neither changed.
-const snapshotsLock = "snapshots"
-
-// listAttempts bounds how often ListSnapshots reads again because
-// snapshots were added or removed while it read, and how often it settles
-// a version before giving up.
-const listAttempts = 20
-
-// bumpSnapshotsVersion takes the snapshots lock and increments its version.
-func bumpSnapshotsVersion(ctx context.Context, tx driver.ManagedTransaction) error {
-	_, err := run(ctx, tx, `MERGE (v:TelemetrydLock {name: $name})
-		SET v.version = coalesce(v.version, 0) + 1`, map[string]any{"name": snapshotsLock})
-	return err
-}
-
-// snapshotsState is the snapshots lock's version and applied version;
-// both are 0 before the first write.
-type snapshotsState struct{ version, applied int64 }
-
-// settled reports whether every write up to the version is applied.
-func (v snapshotsState) settled() bool { return v.version == v.applied }
-
-func readSnapshotsState(ctx context.Context, tx driver.ManagedTransaction) (snapshotsState, error) {
-	res, err := tx.Run(ctx, `OPTIONAL MATCH (v:TelemetrydLock {name: $name}) RETURN v.version, v.applied`,
-		map[string]any{"name": snapshotsLock})
-	if err != nil {
-		return snapshotsState{}, err
-	}
-	rec, err := res.Single(ctx)
-	if err != nil {
-		return snapshotsState{}, err
-	}
-	version, _ := rec.Values[0].(int64)
-	applied, _ := rec.Values[1].(int64)
-	return snapshotsState{version, applied}, nil
-}
-
-// settleSnapshots waits for the write that holds the snapshots lock, if
-// any, to be applied, and marks the version applied. The first SET takes
-// the lock before the version is read, so the version read is one whose
-// write is applied in full.
-func (s *Store) settleSnapshots(ctx context.Context) error {
-	_, err := write(ctx, s, "settling snapshots version", func(tx driver.ManagedTransaction) (struct{}, error) {
-		_, err := run(ctx, tx, `MATCH (v:TelemetrydLock {name: $name})
-			SET v._lock = true REMOVE v._lock
-			SET v.applied = v.version`, map[string]any{"name": snapshotsLock})
-		return struct{}{}, err
-	})
-	return err
-}
-
 // CreateSnapshot stores a sealed snapshot. ECONFLICT when its id exists or
 // its deployment already has a snapshot on the same UTC day; the
 // uniqueness constraints decide, so this holds across replicas.
@@ -174,20 +105,6 @@ func pageBounds(f telemetryd.Filter) (offset, limit int) {
 	return max(f.Offset, 0), limit
 }
 
-// pageFits reports whether a page of n records read at offset with limit
-// can come from the same data as count: a short page ends the match, a
-// full one does not run past it.
-func pageFits(n, offset, limit, count int) bool {
-	switch {
-	case n >= limit:
-		return count >= offset+n
-	case n == 0:
-		return count <= offset
-	default:
-		return count == offset+n
-	}
-}
-
 // countQuery returns the query counting the snapshots matching f. With
 // no condition at all it reads the count store instead of an index,
 // which is constant time however many snapshots there are.
@@ -231,74 +148,36 @@ func filterWhere(f telemetryd.Filter) (string, map[string]any) {
 	return strings.Join(conds, " AND "), params
 }
 
-// ListSnapshots returns one page of the snapshots within f's bounds,
-// newest first (created_at, then id, descending), and how many match in
-// all, both from one consistent read (see snapshotsLock): within one read
-// transaction it reads the lock's state, the page, the count and the
-// state again, and keeps the result when the state is settled and did
-// not change and the page fits the count (pageFits, a cheap second
-// check). Otherwise it reads again, settling the state first when a
-// write left it unsettled, up to listAttempts times each; then it fails
-// with an internal error. A non-positive f.Limit means
-// telemetryd.DefaultLimit.
+// ListSnapshots returns one page of the snapshots matching f, newest
+// first (created_at, then id, descending), and how many match in all,
+// both from one consistent read (see consistentRead). A non-positive
+// f.Limit means telemetryd.DefaultLimit.
 func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
 	type page struct {
-		snaps     []*telemetryd.Snapshot
-		count     int
-		unsettled bool // a write is not known to be applied: settle, then read again
+		snaps []*telemetryd.Snapshot
+		count int
 	}
 	offset, limit := pageBounds(f)
-	for settles := 0; ; settles++ {
-		p, err := read(ctx, s, "listing snapshots", func(tx driver.ManagedTransaction) (page, error) {
-			for range listAttempts {
-				before, err := readSnapshotsState(ctx, tx)
-				if err != nil {
-					return page{}, err
-				}
-				if !before.settled() {
-					return page{unsettled: true}, nil
-				}
-				query, params := listQuery(f)
-				snaps, err := collectSnapshots(ctx, tx, query, params)
-				if err != nil {
-					return page{}, err
-				}
-				query, params = countQuery(f)
-				res, err := tx.Run(ctx, query, params)
-				if err != nil {
-					return page{}, err
-				}
-				rec, err := res.Single(ctx)
-				if err != nil {
-					return page{}, err
-				}
-				n, _ := rec.Values[0].(int64)
-				after, err := readSnapshotsState(ctx, tx)
-				if err != nil {
-					return page{}, err
-				}
-				if after == before && pageFits(len(snaps), offset, limit, int(n)) {
-					return page{snaps: snaps, count: int(n)}, nil
-				}
-			}
-			return page{}, errKeptChanging
-		})
-		switch {
-		case err != nil:
-			return nil, 0, err
-		case !p.unsettled:
-			return p.snaps, p.count, nil
-		case settles == listAttempts:
-			return nil, 0, wrap("listing snapshots", errKeptChanging)
+	p, err := consistentRead(ctx, s, "listing snapshots", func(tx driver.ManagedTransaction) (page, error) {
+		query, params := listQuery(f)
+		snaps, err := collectSnapshots(ctx, tx, query, params)
+		if err != nil {
+			return page{}, err
 		}
-		if err := s.settleSnapshots(ctx); err != nil {
-			return nil, 0, err
+		query, params = countQuery(f)
+		res, err := tx.Run(ctx, query, params)
+		if err != nil {
+			return page{}, err
 		}
-	}
+		rec, err := res.Single(ctx)
+		if err != nil {
+			return page{}, err
+		}
+		n, _ := rec.Values[0].(int64)
+		return page{snaps, int(n)}, nil
+	}, func(p page) bool { return pageFits(len(p.snaps), offset, limit, p.count) })
+	return p.snaps, p.count, err
 }
-
-// errKeptChanging fails a listing that snapshot writes kept overtaking.
-var errKeptChanging = fmt.Errorf("listing kept changing: snapshots were added or deleted during each of %d attempts", listAttempts)
 
 // EachSnapshot calls fn for every snapshot matching f, newest
 // first, in constant memory: records are pulled from Neo4j in small
