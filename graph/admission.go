@@ -57,6 +57,25 @@ type requestBudget struct {
 	data int
 	// slot is held from admission until the response is written.
 	slot bool
+	// written says the response buffer was grown for data (see
+	// unwrittenData).
+	written bool
+}
+
+// unwrittenData returns, once per request, the bytes of snapshot data
+// charged to it, about what its response will hold; 0 after the first call.
+func unwrittenData(ctx context.Context) int {
+	b, _ := ctx.Value(budgetKey{}).(*requestBudget)
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.written {
+		return 0
+	}
+	b.written = true
+	return b.data
 }
 
 type budgetKey struct{}

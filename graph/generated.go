@@ -6474,7 +6474,7 @@ func (ec *executionContext) marshalNIntegrityReport2ᚖgithubᚗcomᚋtelemetryd
 }
 
 func (ec *executionContext) unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, v any) (json.RawMessage, error) {
-	res, err := UnmarshalJSON(v)
+	res, err := UnmarshalJSON(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -6488,7 +6488,7 @@ func (ec *executionContext) marshalNJSON2encodingᚋjsonᚐRawMessage(ctx contex
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNRemoteSendStatus2githubᚗcomᚋtelemetrydᚋtelemetrydᚐSendStatus(ctx context.Context, v any) (telemetryd.SendStatus, error) {
