@@ -42,9 +42,10 @@ generate: ## Regenerate the GraphQL code from schema.graphqls
 	go tool gqlgen generate
 
 .PHONY: bench
-bench: build ## Measure REST and GraphQL pages against a static server (wrk), and export against a file copy
+bench: build ## Measure REST and GraphQL pages against a static server (wrk), and export against a file copy; then the receiver (tools/fleetbench)
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: sudo apt-get install wrk (Debian, Ubuntu) or brew install wrk (macOS)"; exit 1; }
 	go run ./tools/bench -telemetryd $(BIN)/telemetryd
+	go run ./tools/fleetbench -telemetryd $(BIN)/telemetryd
 
 .PHONY: neo4j-start
 neo4j-start: ## Start the development Neo4j on bolt://127.0.0.1:$NEO4J_PORT (idempotent)

@@ -71,6 +71,21 @@ type ComplexityRoot struct {
 		RefreshToken func(childComplexity int) int
 	}
 
+	Deployment struct {
+		ChainIntact   func(childComplexity int) int
+		FirstSeen     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastSeen      func(childComplexity int) int
+		LatestVersion func(childComplexity int) int
+		MissingDays   func(childComplexity int) int
+		SnapshotCount func(childComplexity int) int
+	}
+
+	DeploymentConnection struct {
+		Count func(childComplexity int) int
+		Nodes func(childComplexity int) int
+	}
+
 	IntegrityProblem struct {
 		ID      func(childComplexity int) int
 		Kind    func(childComplexity int) int
@@ -102,6 +117,7 @@ type ComplexityRoot struct {
 	Query struct {
 		APITokens          func(childComplexity int) int
 		Accounts           func(childComplexity int) int
+		Deployments        func(childComplexity int, limit *int, offset *int, seenSince *DateTime) int
 		Me                 func(childComplexity int) int
 		Roles              func(childComplexity int) int
 		TelemetryIntegrity func(childComplexity int, startDate *DateTime, endDate *DateTime, deploymentID *string) int
@@ -190,6 +206,7 @@ type QueryResolver interface {
 	TelemetryPreview(ctx context.Context) (json.RawMessage, error)
 	TelemetryStatus(ctx context.Context) (*telemetry.Status, error)
 	TelemetryIntegrity(ctx context.Context, startDate *DateTime, endDate *DateTime, deploymentID *string) (*IntegrityReport, error)
+	Deployments(ctx context.Context, limit *int, offset *int, seenSince *DateTime) (*DeploymentConnection, error)
 	Me(ctx context.Context) (*telemetryd.Account, error)
 	Accounts(ctx context.Context) ([]*telemetryd.Account, error)
 	Roles(ctx context.Context) ([]*telemetryd.Role, error)
@@ -324,6 +341,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.RefreshToken(childComplexity), true
+
+	case "Deployment.chainIntact":
+		if e.ComplexityRoot.Deployment.ChainIntact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.ChainIntact(childComplexity), true
+	case "Deployment.firstSeen":
+		if e.ComplexityRoot.Deployment.FirstSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.FirstSeen(childComplexity), true
+	case "Deployment.deploymentId":
+		if e.ComplexityRoot.Deployment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.ID(childComplexity), true
+	case "Deployment.lastSeen":
+		if e.ComplexityRoot.Deployment.LastSeen == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.LastSeen(childComplexity), true
+	case "Deployment.latestVersion":
+		if e.ComplexityRoot.Deployment.LatestVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.LatestVersion(childComplexity), true
+	case "Deployment.missingDays":
+		if e.ComplexityRoot.Deployment.MissingDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.MissingDays(childComplexity), true
+	case "Deployment.snapshotCount":
+		if e.ComplexityRoot.Deployment.SnapshotCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Deployment.SnapshotCount(childComplexity), true
+
+	case "DeploymentConnection.count":
+		if e.ComplexityRoot.DeploymentConnection.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentConnection.Count(childComplexity), true
+	case "DeploymentConnection.nodes":
+		if e.ComplexityRoot.DeploymentConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeploymentConnection.Nodes(childComplexity), true
 
 	case "IntegrityProblem.id":
 		if e.ComplexityRoot.IntegrityProblem.ID == nil {
@@ -519,6 +592,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Accounts(childComplexity), true
+	case "Query.deployments":
+		if e.ComplexityRoot.Query.Deployments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_deployments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Deployments(childComplexity, args["limit"].(*int), args["offset"].(*int), args["seenSince"].(*DateTime)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -903,6 +987,29 @@ type TelemetrySnapshotConnection {
   nodes: [TelemetrySnapshot!]!
 }
 
+"What a receiver holds of one deployment of its fleet, kept up to date as its snapshots arrive."
+type Deployment {
+  deploymentId: String!
+  "created_at of the oldest snapshot held."
+  firstSeen: DateTime!
+  "created_at of the newest snapshot held."
+  lastSeen: DateTime!
+  snapshotCount: Int!
+  "Version of the newest snapshot held."
+  latestVersion: String!
+  "UTC days between firstSeen and lastSeen (both included) without a snapshot."
+  missingDays: Int!
+  "Whether each snapshot held names the one held before it as its previous_checksum; a late arrival that fills a gap restores it."
+  chainIntact: Boolean!
+}
+
+type DeploymentConnection {
+  "How many deployments match in all."
+  count: Int!
+  "One page, newest lastSeen first."
+  nodes: [Deployment!]!
+}
+
 "How many snapshots have a remote send status."
 type StatusCount {
   status: RemoteSendStatus!
@@ -1003,6 +1110,8 @@ type Query {
   telemetryStatus: TelemetryStatus! @hasPermission(permission: READ_TELEMETRY)
   "Checks the checksums and chains of the snapshots within the bounds (both inclusive), of the deployment when given."
   telemetryIntegrity(startDate: DateTime, endDate: DateTime, deploymentId: String): IntegrityReport! @hasPermission(permission: READ_TELEMETRY)
+  "The deployments whose snapshots this server received (serve --receive), newest lastSeen first; seenSince keeps those last seen at or after it. limit is 1-10000."
+  deployments(limit: Int = 50, offset: Int = 0, seenSince: DateTime): DeploymentConnection! @hasPermission(permission: READ_TELEMETRY)
   me: Account! @authenticated
   accounts: [Account!]! @hasPermission(permission: MANAGE_ACCOUNTS)
   "Every role."
@@ -1092,6 +1201,36 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_expiresAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuthPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Deployment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deploymentId":
+		return ec.fieldContext_Deployment_deploymentId(ctx, field)
+	case "firstSeen":
+		return ec.fieldContext_Deployment_firstSeen(ctx, field)
+	case "lastSeen":
+		return ec.fieldContext_Deployment_lastSeen(ctx, field)
+	case "snapshotCount":
+		return ec.fieldContext_Deployment_snapshotCount(ctx, field)
+	case "latestVersion":
+		return ec.fieldContext_Deployment_latestVersion(ctx, field)
+	case "missingDays":
+		return ec.fieldContext_Deployment_missingDays(ctx, field)
+	case "chainIntact":
+		return ec.fieldContext_Deployment_chainIntact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Deployment", field.Name)
+}
+
+func (ec *executionContext) childFields_DeploymentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_DeploymentConnection_count(ctx, field)
+	case "nodes":
+		return ec.fieldContext_DeploymentConnection_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeploymentConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_IntegrityProblem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1585,6 +1724,36 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_deployments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "seenSince",
+		func(ctx context.Context, v any) (*DateTime, error) {
+			return ec.unmarshalODateTime2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐDateTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["seenSince"] = arg2
 	return args, nil
 }
 
@@ -2158,6 +2327,222 @@ func (ec *executionContext) _AuthPayload_expiresAt(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_AuthPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Deployment_deploymentId(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_deploymentId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_deploymentId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Deployment_firstSeen(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_firstSeen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstSeen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_firstSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Deployment_lastSeen(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_lastSeen(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastSeen, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_lastSeen(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Deployment_snapshotCount(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_snapshotCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SnapshotCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_snapshotCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Deployment_latestVersion(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_latestVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_latestVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Deployment_missingDays(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_missingDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MissingDays(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_missingDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, true, false, "Int")
+}
+
+func (ec *executionContext) _Deployment_chainIntact(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Deployment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Deployment_chainIntact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChainIntact(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Deployment_chainIntact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Deployment", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _DeploymentConnection_count(ctx context.Context, field graphql.CollectedField, obj *DeploymentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentConnection_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentConnection_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeploymentConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeploymentConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *DeploymentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeploymentConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*telemetryd.Deployment) graphql.Marshaler {
+			return ec.marshalNDeployment2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐDeploymentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeploymentConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeploymentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _IntegrityProblem_id(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Problem) (ret graphql.Marshaler) {
@@ -3069,6 +3454,50 @@ func (ec *executionContext) fieldContext_Query_telemetryIntegrity(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_telemetryIntegrity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_deployments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_deployments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Deployments(ctx, fc.Args["limit"].(*int), fc.Args["offset"].(*int), fc.Args["seenSince"].(*DateTime))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DeploymentConnection) graphql.Marshaler {
+			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐDeploymentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_deployments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeploymentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_deployments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5255,6 +5684,107 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var deploymentImplementors = []string{"Deployment"}
+
+func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSet, obj *telemetryd.Deployment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Deployment")
+		case "deploymentId":
+			out.Values[i] = ec._Deployment_deploymentId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstSeen":
+			out.Values[i] = ec._Deployment_firstSeen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastSeen":
+			out.Values[i] = ec._Deployment_lastSeen(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "snapshotCount":
+			out.Values[i] = ec._Deployment_snapshotCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "latestVersion":
+			out.Values[i] = ec._Deployment_latestVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missingDays":
+			out.Values[i] = ec._Deployment_missingDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "chainIntact":
+			out.Values[i] = ec._Deployment_chainIntact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deploymentConnectionImplementors = []string{"DeploymentConnection"}
+
+func (ec *executionContext) _DeploymentConnection(ctx context.Context, sel ast.SelectionSet, obj *DeploymentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeploymentConnection")
+		case "count":
+			out.Values[i] = ec._DeploymentConnection_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._DeploymentConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var integrityProblemImplementors = []string{"IntegrityProblem"}
 
 func (ec *executionContext) _IntegrityProblem(ctx context.Context, sel ast.SelectionSet, obj *telemetryd.Problem) graphql.Marshaler {
@@ -5518,6 +6048,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_telemetryIntegrity(ctx, field)
+				})
+		case "deployments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_deployments(ctx, field)
 				})
 		case "me":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -6323,6 +6859,38 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNDeployment2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐDeploymentᚄ(ctx context.Context, sel ast.SelectionSet, v []*telemetryd.Deployment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeployment2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐDeployment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeployment2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐDeployment(ctx context.Context, sel ast.SelectionSet, v *telemetryd.Deployment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Deployment!")
+		return graphql.Null
+	}
+	return ec._Deployment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeploymentConnection2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐDeploymentConnection(ctx context.Context, sel ast.SelectionSet, v *DeploymentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeploymentConnection!")
+		return graphql.Null
+	}
+	return ec._DeploymentConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNGlobalPermission2githubᚗcomᚋtelemetrydᚋtelemetrydᚐPermission(ctx context.Context, v any) (telemetryd.Permission, error) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/fleet"
 )
 
 // NewHandler returns the GraphQL endpoint: POST and GET only (multipart
@@ -32,6 +33,9 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	cfg := Config{Resolvers: r}
 	cfg.Complexity.Query.TelemetrySnapshots = func(child int, _, _ *DateTime, _ *string, _ []telemetryd.SendStatus, limit, _ *int) int {
 		return orDefault(limit, telemetryd.DefaultLimit) + child
+	}
+	cfg.Complexity.Query.Deployments = func(child int, limit, _ *int, _ *DateTime) int {
+		return orDefault(limit, fleet.DefaultDeploymentsLimit) + child
 	}
 	// A check reads every snapshot in its bounds: priced as a full page.
 	cfg.Complexity.Query.TelemetryIntegrity = func(child int, _, _ *DateTime, _ *string) int {

@@ -21,6 +21,13 @@ type AuthPayload struct {
 	ExpiresAt DateTime `json:"expiresAt"`
 }
 
+type DeploymentConnection struct {
+	// How many deployments match in all.
+	Count int `json:"count"`
+	// One page, newest lastSeen first.
+	Nodes []*telemetryd.Deployment `json:"nodes"`
+}
+
 // What verify found over a filter. The oldest snapshot of each deployment in the filter anchors its chain.
 type IntegrityReport struct {
 	// How many snapshots were checked.

@@ -9,13 +9,16 @@ import (
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/fleet"
 	"github.com/telemetryd/telemetryd/telemetry"
 )
 
-// Resolver holds the services every resolver calls; both are required.
+// Resolver holds the services every resolver calls; all are required.
 type Resolver struct {
 	// Telemetry reads, previews, runs and sends snapshots.
 	Telemetry *telemetry.Service
+	// Fleet lists the deployments a receiver heard from.
+	Fleet *fleet.Service
 	// Auth signs callers in and manages accounts, roles and tokens.
 	Auth *auth.Service
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/telemetryd/telemetryd"
+	"github.com/telemetryd/telemetryd/fleet"
 	"github.com/telemetryd/telemetryd/telemetry"
 )
 
@@ -183,6 +184,16 @@ func (r *queryResolver) TelemetryIntegrity(ctx context.Context, startDate *DateT
 		report.Problems = append(report.Problems, &p)
 	}
 	return report, nil
+}
+
+// Deployments is the resolver for the deployments field.
+func (r *queryResolver) Deployments(ctx context.Context, limit *int, offset *int, seenSince *DateTime) (*DeploymentConnection, error) {
+	req := fleet.ListRequest{SeenSince: text(seenSince), Limit: orDefault(limit, fleet.DefaultDeploymentsLimit), Offset: orDefault(offset, 0)}
+	nodes, count, err := r.Fleet.Deployments(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &DeploymentConnection{Count: count, Nodes: nodes}, nil
 }
 
 // Me is the resolver for the me field.

@@ -16,14 +16,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telemetryd/telemetryd/server"
+	"github.com/telemetryd/telemetryd/store/storetest"
 )
 
 // TestOpenAPIDocumentMatchesTheServer validates the served document, then
 // checks real answers of the running server against it, so the document
 // cannot drift from the routes.
 func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
-	e := start(t)
+	e := startWith(t, embeddedStore(t), options{receive: true})
 	snaps := e.seed(3, time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
+	received := storetest.NewSnapshot(t, "dep-fleet", time.Now(), nil, 200)
+	tampered := storetest.NewSnapshot(t, "dep-tampered", time.Now(), nil, 200)
+	tampered.Version = "9.9.9"
 	reader := e.account("reader", "telemetry-reader")
 	nobody := e.account("nobody")
 
@@ -71,6 +75,10 @@ func TestOpenAPIDocumentMatchesTheServer(t *testing.T) {
 		{"a refresh of an ended session", "POST", "/api/auth/refresh", bearer(spent), "", http.StatusUnauthorized},
 		{"a logout", "POST", "/api/auth/logout", bearer(refresh), "", http.StatusOK},
 		{"a logout without a session", "POST", "/api/auth/logout", nil, "", http.StatusOK},
+		{"a received snapshot", "POST", "/v1/snapshots", jsonBody, string(received.RemoteBody()), http.StatusCreated},
+		{"a snapshot received again", "POST", "/v1/snapshots", jsonBody, string(received.RemoteBody()), http.StatusOK},
+		{"a tampered snapshot", "POST", "/v1/snapshots", jsonBody, string(tampered.RemoteBody()), http.StatusUnprocessableEntity},
+		{"a second snapshot of the day", "POST", "/v1/snapshots", jsonBody, string(storetest.NewSnapshot(t, "dep-fleet", time.Now(), nil, 10).RemoteBody()), http.StatusConflict},
 		{"a listing by deployment and status", "GET", "/api/telemetry/snapshots?deployment_id=dep-test&status=pending,failed", bearer(reader), "", http.StatusOK},
 		{"an export", "GET", "/api/telemetry/export?end_date=2026-04-02&status=pending", bearer(reader), "", http.StatusOK},
 		{"an empty export", "GET", "/api/telemetry/export?deployment_id=nobody", bearer(reader), "", http.StatusOK},

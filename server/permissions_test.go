@@ -24,6 +24,7 @@ var probes = map[string]string{
 	"Query.telemetryPreview":         `{ telemetryPreview }`,
 	"Query.telemetryStatus":          `{ telemetryStatus { remoteEnabled } }`,
 	"Query.telemetryIntegrity":       `{ telemetryIntegrity { checked } }`,
+	"Query.deployments":              `{ deployments(limit: 1) { count } }`,
 	"Query.me":                       `{ me { username } }`,
 	"Query.accounts":                 `{ accounts { username } }`,
 	"Query.roles":                    `{ roles { name } }`,

@@ -90,11 +90,15 @@ type Server struct {
 	// the client; none by default. Handlers find each request's source
 	// address with auth.Source(r.Context()).
 	TrustedProxies TrustedProxies
+	// Receiver, when set, accepts other deployments' snapshots on POST
+	// /v1/snapshots (telemetryd serve --receive).
+	Receiver *Receiver
 
-	ln       net.Listener
-	srv      *http.Server
-	metrics  *httpMetrics
-	listings sync.Pool // *[]byte buffers of writeListing
+	ln        net.Listener
+	srv       *http.Server
+	metrics   *httpMetrics
+	receiving *receiving
+	listings  sync.Pool // *[]byte buffers of writeListing
 }
 
 // Open binds the listener, returning bind errors at once, and serves in
@@ -105,6 +109,11 @@ func (s *Server) Open() error {
 		return err
 	}
 	s.metrics = metrics
+	if s.Receiver != nil {
+		if s.receiving, err = newReceiving(s.Receiver, s.Registry, s.writeDomainError); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.Addr, err)
@@ -155,6 +164,7 @@ var routes = []route{
 	{"POST /api/auth/login", (*Server).handleLogin, (*Server).jsonSession},
 	{"POST /api/auth/refresh", (*Server).handleRefresh, (*Server).session},
 	{"POST /api/auth/logout", (*Server).handleLogout, (*Server).session},
+	{ReceiveRoute, (*Server).handleReceive, (*Server).sender},
 }
 
 // Routes returns the REST routes, each a method and a path; the OpenAPI
@@ -185,6 +195,10 @@ func (s *Server) streamed(h http.Handler) http.Handler {
 func (s *Server) session(h http.Handler) http.Handler {
 	return withTimeout(RequestTimeout, limitBody(maxAuthBody, h))
 }
+
+// sender is for the receive route, whose callers are other deployments,
+// not accounts: the receive key, if any, is their only credential.
+func (s *Server) sender(h http.Handler) http.Handler { return withTimeout(RequestTimeout, h) }
 
 // jsonSession is session for a route whose body is JSON.
 func (s *Server) jsonSession(h http.Handler) http.Handler { return s.session(requireJSON(h)) }

@@ -20,6 +20,7 @@ import (
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/auth"
+	"github.com/telemetryd/telemetryd/fleet"
 	"github.com/telemetryd/telemetryd/graph"
 	"github.com/telemetryd/telemetryd/internal/logbuffer"
 	"github.com/telemetryd/telemetryd/server"
@@ -70,6 +71,9 @@ type options struct {
 	now            func() time.Time // the auth clock; nil is time.Now
 	passwordCost   int              // zero is bcrypt.MinCost
 	trustedProxies string           // --trusted-proxies
+	receive        bool             // --receive
+	receiveKey     string           // --receive-key
+	receiveNow     func() time.Time // the receiver's clock; nil is time.Now
 }
 
 func startWith(t testing.TB, st store.Store, o options) *env {
@@ -97,7 +101,8 @@ func startWith(t testing.TB, st store.Store, o options) *env {
 	telemetryService := &telemetry.Service{Store: st, Workflow: runner, Counter: recorder, Audit: logger,
 		Settings: telemetry.Settings{Endpoint: "https://telemetry.invalid/v1", Schedule: "02:00", DeploymentID: deploymentID, StoreBackend: st.Backend()}}
 	registry := prometheus.NewRegistry()
-	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService}, logger, registry)
+	fleetService := &fleet.Service{Store: st, Audit: logger, Now: o.receiveNow}
+	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService, Fleet: fleetService}, logger, registry)
 	require.NoError(t, err)
 	srv := &server.Server{
 		Addr:      "127.0.0.1:0",
@@ -110,6 +115,9 @@ func startWith(t testing.TB, st store.Store, o options) *env {
 		Counter:   recorder,
 
 		TrustedProxies: proxies,
+	}
+	if o.receive {
+		srv.Receiver = &server.Receiver{Fleet: fleetService, Key: o.receiveKey, Now: o.receiveNow}
 	}
 	require.NoError(t, srv.Open())
 	t.Cleanup(func() { srv.Close(context.Background()) })

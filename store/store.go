@@ -15,6 +15,7 @@ import (
 // backend could not be reached and the call may succeed later.
 type Store interface {
 	Snapshots
+	Fleet
 	Settings
 	AccessControl
 	Tokens

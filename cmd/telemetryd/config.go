@@ -103,7 +103,12 @@ type serveConfig struct {
 	TelemetrySchedule  timeOfDay
 	TelemetryRetention days
 	TrustedProxies     server.TrustedProxies
+	Receive            bool
+	ReceiveKey         string
 }
+
+// minReceiveKeyLength keeps receive keys out of guessing range.
+const minReceiveKeyLength = 16
 
 // DefaultTelemetryEndpoint is the project's receiver of remote snapshots.
 const DefaultTelemetryEndpoint = "https://telemetry.telemetryd.io/v1/snapshots"
@@ -122,8 +127,10 @@ func (c *serveConfig) register(fs *pflag.FlagSet) {
 	fs.Var(&c.TelemetrySchedule, "telemetry-schedule", "UTC time of day (HH:MM) of the daily snapshot, plus a per-deployment jitter of 0-59 minutes")
 	fs.Var(&c.TelemetryRetention, "telemetry-retention", "delete snapshots older than this after each run, in days (e.g. 1825d); 0 keeps them forever")
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default none)")
+	fs.BoolVar(&c.Receive, "receive", false, "also accept other deployments' snapshots on POST /v1/snapshots")
+	fs.StringVar(&c.ReceiveKey, "receive-key", "", "with --receive, the key senders must present (Authorization: Bearer <key>, or as basic-auth password); empty accepts any sender")
 	withEnv(fs, "listen", "admin-password", "jwt-secret", "access-token-ttl", "telemetry-remote",
-		"telemetry-endpoint", "telemetry-timeout", "telemetry-schedule", "telemetry-retention", "trusted-proxies")
+		"telemetry-endpoint", "telemetry-timeout", "telemetry-schedule", "telemetry-retention", "trusted-proxies", "receive", "receive-key")
 }
 
 func (c *serveConfig) validate() error {
@@ -149,6 +156,13 @@ func (c *serveConfig) validate() error {
 	}
 	if c.TelemetryTimeout <= 0 {
 		return fmt.Errorf("--telemetry-timeout must be positive")
+	}
+	if c.ReceiveKey != "" && !c.Receive {
+		return fmt.Errorf("--receive-key needs --receive")
+	}
+	if c.ReceiveKey != "" && len(c.ReceiveKey) < minReceiveKeyLength {
+		// The key itself is not repeated: it is a secret.
+		return fmt.Errorf("--receive-key must be at least %d characters", minReceiveKeyLength)
 	}
 	return nil
 }

@@ -33,9 +33,9 @@ import (
 // screen into screenshots/ at the repository root (git-ignored).
 
 const (
-	adminPassword = "console admin password"
-	bobPassword   = "bob's own password"
-	fleet         = "5d1c9a52-7d1e-4f0e-9b53-0a4c3f1e2d7b"
+	adminPassword   = "console admin password"
+	bobPassword     = "bob's own password"
+	fleetDeployment = "5d1c9a52-7d1e-4f0e-9b53-0a4c3f1e2d7b"
 	// waitFor bounds one wait for what a person would see.
 	waitFor = 15 * time.Second
 )
@@ -73,7 +73,7 @@ func seedSnapshots(t *testing.T) []*telemetryd.Snapshot {
 			version = "0.2.0"
 		}
 		data, err := json.Marshal(map[string]any{
-			"instance": map[string]any{"deployment_id": fleet, "version": version, "os": "linux", "arch": "amd64", "cpu_cores": 8},
+			"instance": map[string]any{"deployment_id": fleetDeployment, "version": version, "os": "linux", "arch": "amd64", "cpu_cores": 8},
 			"store": map[string]any{"backend": "neo4j", "nodes": 1000 + 37*i, "relationships": 2000 + 51*i,
 				"nodes_by_label": map[string]any{"TelemetrySnapshot": i + 1}},
 			"accounts":          map[string]any{"total": 3 + i/10, "disabled": 0, "super_admins": 1},
@@ -81,7 +81,7 @@ func seedSnapshots(t *testing.T) []*telemetryd.Snapshot {
 			"collection_errors": []string{},
 		})
 		require.NoError(t, err)
-		s := telemetryd.NewSnapshot(fleet, version, data, start.AddDate(0, 0, i), prev)
+		s := telemetryd.NewSnapshot(fleetDeployment, version, data, start.AddDate(0, 0, i), prev)
 		require.NoError(t, s.Seal())
 		s.RemoteSendStatus, s.RemoteSendAt = telemetryd.SendSent, s.CreatedAt.Add(time.Second)
 		if i%10 == 3 {
@@ -498,10 +498,10 @@ func TestConsoleInTheBrowser(t *testing.T) {
 
 	t.Run("a deployment's snapshots filter by its id", func(t *testing.T) {
 		b.open(t, "/snapshots")
-		b.fill(t, "Deployment id", fleet)
+		b.fill(t, "Deployment id", fleetDeployment)
 		b.click(t, "Apply filters")
 		b.see(t, "44 snapshots match") // not the server's own snapshot of today
-		b.at(t, "/snapshots?deployment_id="+fleet)
+		b.at(t, "/snapshots?deployment_id="+fleetDeployment)
 	})
 
 	t.Run("a snapshot opens with its checksum, chain and data", func(t *testing.T) {

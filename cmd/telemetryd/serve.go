@@ -17,6 +17,7 @@ import (
 	"github.com/telemetryd/telemetryd/activity"
 	"github.com/telemetryd/telemetryd/auth"
 	"github.com/telemetryd/telemetryd/console"
+	"github.com/telemetryd/telemetryd/fleet"
 	"github.com/telemetryd/telemetryd/graph"
 	"github.com/telemetryd/telemetryd/internal/cli"
 	"github.com/telemetryd/telemetryd/server"
@@ -108,7 +109,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 			Retention:     cfg.TelemetryRetention.Duration(),
 		}}
 
-	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService}, logger, registry)
+	fleetService := &fleet.Service{Store: st, Audit: logger, Self: deploymentID}
+	gql, err := graph.NewHandler(&graph.Resolver{Telemetry: telemetryService, Auth: authService, Fleet: fleetService}, logger, registry)
 	if err != nil {
 		return err
 	}
@@ -129,11 +131,17 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 
 		TrustedProxies: cfg.TrustedProxies,
 	}
+	if cfg.Receive {
+		srv.Receiver = &server.Receiver{Fleet: fleetService, Key: cfg.ReceiveKey}
+	}
 	if err := srv.Open(); err != nil {
 		return err
 	}
 	logger.Info("telemetryd serving", "url", srv.URL(), "store", st.Backend(), "deployment_id", deploymentID, "version", telemetryd.Version)
 	logRemote(logger, remote, sender.Endpoint(), srv.URL())
+	if cfg.Receive {
+		logger.Info("receiving snapshots from other deployments", "url", srv.URL()+"/v1/snapshots", "key_required", cfg.ReceiveKey != "")
+	}
 
 	var background sync.WaitGroup
 	background.Go(func() {

@@ -418,6 +418,7 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 		snaps := tx.Bucket(bucketSnapshots)
 		type victim struct {
 			key, dayKey, unsentKey []byte
+			link                   *telemetryd.Snapshot // for the summaries
 		}
 		// Collected first: deleting under a bbolt cursor skips keys.
 		var victims []victim
@@ -431,6 +432,7 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 				key:       clone(k),
 				dayKey:    deploymentDayKey(snap.DeploymentID, telemetryd.Day(keyTime(k))),
 				unsentKey: unsentKey(snap.DeploymentID, k),
+				link:      &telemetryd.Snapshot{DeploymentID: snap.DeploymentID, Checksum: snap.Checksum, PreviousChecksum: snap.PreviousChecksum},
 			})
 		}
 		counts := countDeltas{}
@@ -450,6 +452,13 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 			counts.add(keyPosition(vic.key), -1)
 		}
 		deleted = len(victims)
+		gone := map[string][]*telemetryd.Snapshot{} // oldest first, as the walk found them
+		for _, vic := range victims {
+			gone[vic.link.DeploymentID] = append(gone[vic.link.DeploymentID], vic.link)
+		}
+		if err := pruneSummaries(tx, gone); err != nil {
+			return err
+		}
 		return counts.apply(tx)
 	})
 	if err != nil {

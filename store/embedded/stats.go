@@ -24,6 +24,7 @@ var recordBuckets = []struct {
 	{"Role", bucketRoles},
 	{"Token", bucketTokens},
 	{"Setting", bucketSettings},
+	{"TelemetryDeployment", bucketDeployments},
 }
 
 // indexBuckets are the store's secondary indexes, each written in the
@@ -35,11 +36,12 @@ var indexBuckets = []struct {
 	bucket []byte
 	unique bool
 }{
-	{bucketSnapshotIDs, true},     // snapshot id
-	{bucketSnapshotDays, true},    // one snapshot per deployment and UTC day
-	{bucketTokenHashes, true},     // token hash
-	{bucketSnapshotUnsent, false}, // failed and pending snapshots
-	{bucketTokenLists, false},     // tokens by account and kind
+	{bucketSnapshotIDs, true},          // snapshot id
+	{bucketSnapshotDays, true},         // one snapshot per deployment and UTC day
+	{bucketTokenHashes, true},          // token hash
+	{bucketSnapshotUnsent, false},      // failed and pending snapshots
+	{bucketTokenLists, false},          // tokens by account and kind
+	{bucketDeploymentsLastSeen, false}, // deployment summaries by last seen
 }
 
 // Stats measures the store in one read transaction, in time that does not

@@ -24,13 +24,13 @@ func TestStats(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "bbolt", stats.DatabaseType)
 		assert.Equal(t, map[string]int64{
-			"TelemetrySnapshot": 0, "Account": 0, "Role": 0, "Token": 0, "Setting": 0, "ActivityDay": 0,
+			"TelemetrySnapshot": 0, "Account": 0, "Role": 0, "Token": 0, "Setting": 0, "ActivityDay": 0, "TelemetryDeployment": 0,
 		}, stats.NodesByLabel)
 		assert.Zero(t, stats.Nodes)
 		assert.Zero(t, stats.Relationships)
 		assert.NotNil(t, stats.RelationshipsByType)
 		assert.Empty(t, stats.RelationshipsByType)
-		assert.Equal(t, 5, stats.Indexes, "snapshot id, deployment day, token hash, unsent, token lists")
+		assert.Equal(t, 6, stats.Indexes, "snapshot id, deployment day, token hash, unsent, token lists, deployments by last seen")
 		assert.Equal(t, 3, stats.Constraints, "snapshot id, deployment day, token hash")
 	})
 
@@ -60,7 +60,7 @@ func TestStats(t *testing.T) {
 
 		require.NoError(t, err)
 		assert.Equal(t, map[string]int64{
-			"TelemetrySnapshot": 3, "Account": 0, "Role": 0, "Token": 4, "Setting": 2, "ActivityDay": 3,
+			"TelemetrySnapshot": 3, "Account": 0, "Role": 0, "Token": 4, "Setting": 2, "ActivityDay": 3, "TelemetryDeployment": 0,
 		}, stats.NodesByLabel)
 		assert.Equal(t, int64(12), stats.Nodes)
 	})

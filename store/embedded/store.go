@@ -56,6 +56,10 @@ var (
 	bucketTokenLists = []byte("token_lists")
 	// day + "/" + counter → int64.
 	bucketActivity = []byte("activity")
+	// deployment id → summary JSON, for received deployments.
+	bucketDeployments = []byte("deployments")
+	// lastSeenKey(last_seen, id) → nothing: summaries in listing order.
+	bucketDeploymentsLastSeen = []byte("deployments_by_last_seen")
 	// facts about the file itself, such as its record format.
 	bucketMeta = []byte("meta")
 )
@@ -67,8 +71,13 @@ var legacyBucketSnapshotUnsent = []byte("snapshot_unsent")
 var allBuckets = [][]byte{
 	bucketSnapshots, bucketSnapshotIDs, bucketSnapshotDays, bucketSnapshotUnsent, bucketSnapshotCounts,
 	bucketSettings, bucketAccounts, bucketRoles, bucketTokens, bucketTokenHashes, bucketTokenLists,
-	bucketActivity, bucketMeta,
+	bucketActivity, bucketMeta, bucketDeployments, bucketDeploymentsLastSeen,
 }
+
+// maxBatchDelay is how long a received snapshot waits for others to share
+// its transaction (see ReceiveSnapshot): long enough to gather the
+// senders of a busy moment, short against a commit's own cost.
+const maxBatchDelay = 2 * time.Millisecond
 
 // Store is the embedded backend. It is safe for concurrent use within one
 // process; the file lock keeps other processes out.
@@ -125,6 +134,7 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("preparing embedded store in %s: %w", dir, err)
 	}
+	db.MaxBatchDelay = maxBatchDelay
 	return &Store{db: db}, nil
 }
 

@@ -278,7 +278,7 @@ func TestQueriesReadTheirIndexes(t *testing.T) {
 			"TelemetrySnapshot(deployment_id, created_at)", []string{"NodeByLabelScan"}},
 		{"a listing by status reads an index, not every node", filter(neo4j.ListQuery, byStatus),
 			"TelemetrySnapshot(", []string{"NodeByLabelScan"}},
-		{"a count by status seeks the status index", filter(neo4j.CountQuery, byStatus),
+		{"a count by status reads the status index", filter(neo4j.CountQuery, byStatus),
 			"TelemetrySnapshot(remote_send_status, created_at)", []string{"NodeByLabelScan"}},
 		{"counts by status seek the status index", fixed(neo4j.StatusCountQuery, map[string]any{"status": "failed"}),
 			"TelemetrySnapshot(remote_send_status, created_at)", []string{"NodeByLabelScan"}},

@@ -113,7 +113,14 @@ func countQuery(f telemetryd.Filter) (string, map[string]any) {
 		return `MATCH (s:TelemetrySnapshot) RETURN count(s) AS n`, map[string]any{}
 	}
 	where, params := filterWhere(f)
-	return `MATCH (s:TelemetrySnapshot) ` + indexHint(f) + `WHERE ` + where + ` RETURN count(s) AS n`, params
+	hint := indexHint(f)
+	if hint == "" && len(f.Statuses) > 0 {
+		// Counting needs no order, so the status index serves it best; the
+		// hint keeps a planner with stale statistics from filtering the
+		// whole created_at index instead.
+		hint = "USING INDEX s:TelemetrySnapshot(remote_send_status, created_at) "
+	}
+	return `MATCH (s:TelemetrySnapshot) ` + hint + `WHERE ` + where + ` RETURN count(s) AS n`, params
 }
 
 // filterWhere is the predicate of f: the created_at bounds, both
@@ -326,8 +333,14 @@ const unsentQuery = `CALL {
 
 // DeleteSnapshotsBefore deletes snapshots created before t and returns how
 // many it deleted. It deletes in batches of its own transactions, so an
-// error part way leaves the older part deleted.
+// error part way leaves the older part deleted; then it updates the
+// summaries of the received deployments that lost snapshots, from the
+// chain links of those it read before deleting them.
 func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, error) {
+	gone, err := s.goneLinks(ctx, t)
+	if err != nil {
+		return 0, err
+	}
 	var total int
 	for {
 		n, err := write(ctx, s, "deleting old snapshots", func(tx driver.ManagedTransaction) (int, error) {
@@ -348,8 +361,11 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 			return int(n), nil
 		})
 		total += n
-		if err != nil || n < deleteBatch {
+		if err != nil {
 			return total, err
+		}
+		if n < deleteBatch {
+			return total, s.pruneSummaries(ctx, gone)
 		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 // down by these only: on a Neo4j shared with other applications, their
 // labels are their names, possibly free text, and stay out of the
 // telemetry. The store writes no relationships.
-var ownLabels = []string{"TelemetrySnapshot", "Account", "Role", "Token", "Setting", "ActivityDay", "TelemetrydLock"}
+var ownLabels = []string{"TelemetrySnapshot", "Account", "Role", "Token", "Setting", "ActivityDay", "TelemetrydLock", "TelemetryDeployment"}
 
 // Stats reads, in one read transaction, the server's edition and version,
 // the database's node and relationship counts, the node count of each of

@@ -26,13 +26,15 @@ func TestStats(t *testing.T) {
 	for _, snap := range storetest.Chain(t, "dep-a", base, 4, 10) {
 		require.NoError(t, s.CreateSnapshot(ctx, snap))
 	}
+	_, err := s.ReceiveSnapshot(ctx, storetest.NewSnapshot(t, "dep-fleet", base, nil, 10))
+	require.NoError(t, err)
 	require.NoError(t, s.UpdateAccess(ctx, func(a *store.Access) error {
 		a.Accounts = append(a.Accounts, &telemetryd.Account{ID: "a1", Username: "admin", CreatedAt: base})
 		a.Roles = append(a.Roles, &telemetryd.Role{Name: "super-admin"})
 		return nil
 	}))
 	require.NoError(t, s.CreateToken(ctx, &telemetryd.Token{ID: "t1", Kind: telemetryd.APIToken, AccountID: "a1", Hash: "h1", CreatedAt: base}))
-	_, err := s.SetSettingIfAbsent(ctx, "k", "v")
+	_, err = s.SetSettingIfAbsent(ctx, "k", "v")
 	require.NoError(t, err)
 	require.NoError(t, s.AddActivity(ctx, "2026-01-10", map[string]int64{"logins": 1}))
 	// Another application's data on a shared database: names with
@@ -44,8 +46,9 @@ func TestStats(t *testing.T) {
 
 	t.Run("counts the store's own labels, each of them", func(t *testing.T) {
 		assert.Equal(t, map[string]int64{
-			"TelemetrySnapshot": 4, "Account": 1, "Role": 1, "Token": 1, "Setting": 1, "ActivityDay": 1,
-			"TelemetrydLock": 2, // the access and snapshots locks
+			"TelemetrySnapshot": 5, "Account": 1, "Role": 1, "Token": 1, "Setting": 1, "ActivityDay": 1,
+			"TelemetrydLock":      2, // the access and snapshots locks
+			"TelemetryDeployment": 1,
 		}, stats.NodesByLabel)
 		// Every label in the database but the foreign one: the list of
 		// own labels misses none the store writes.
@@ -60,7 +63,7 @@ func TestStats(t *testing.T) {
 
 	t.Run("another application's names stay out but its data is counted", func(t *testing.T) {
 		assert.NotContains(t, stats.NodesByLabel, "Odd`Label")
-		assert.Equal(t, int64(4+1+1+1+1+1+2+3), stats.Nodes, "the store's 11 nodes, 2 odd nodes, 1 unlabelled")
+		assert.Equal(t, int64(5+1+1+1+1+1+2+1+3), stats.Nodes, "the store's 13 nodes, 2 odd nodes, 1 unlabelled")
 		require.NotNil(t, stats.RelationshipsByType)
 		assert.Empty(t, stats.RelationshipsByType)
 		assert.Equal(t, int64(1), stats.Relationships)
@@ -91,7 +94,7 @@ func TestStats(t *testing.T) {
 		for label := range stats.NodesByLabel {
 			cases = append(cases, countCase{neo4j.NodeCountQuery(label), "NodeCountFromCountStore"})
 		}
-		require.Len(t, cases, 2+7)
+		require.Len(t, cases, 2+8)
 		for _, tc := range cases {
 			steps, err := neo4j.Explain(ctx, s, tc.query, nil)
 			require.NoError(t, err, tc.query)

@@ -57,6 +57,7 @@ type Store struct {
 	database  string
 	bookmarks driver.BookmarkManager
 	closed    atomic.Bool
+	receiving batcher
 }
 
 // Open connects to Neo4j, checks that it answers and creates the
@@ -119,6 +120,12 @@ var schema = []string{
 	// The index it replaces, which did not lead with the deployment, from
 	// databases created before.
 	`DROP INDEX telemetry_snapshot_send_status_created_at IF EXISTS`,
+	// Summaries of received deployments: one node each, listed by
+	// last_seen.
+	`CREATE CONSTRAINT telemetry_deployment_id IF NOT EXISTS
+	 FOR (d:TelemetryDeployment) REQUIRE d.id IS UNIQUE`,
+	`CREATE RANGE INDEX telemetry_deployment_last_seen IF NOT EXISTS
+	 FOR (d:TelemetryDeployment) ON (d.last_seen)`,
 	// Listings and counts by status across deployments.
 	`CREATE RANGE INDEX telemetry_snapshot_status_created_at IF NOT EXISTS
 	 FOR (s:TelemetrySnapshot) ON (s.remote_send_status, s.created_at)`,

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SendStatus", func(t *testing.T) { testSendStatus(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
 	t.Run("Import", func(t *testing.T) { testImport(t, open) })
+	t.Run("Fleet", func(t *testing.T) { testFleet(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Access", func(t *testing.T) { testAccess(t, open) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })

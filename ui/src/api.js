@@ -207,6 +207,13 @@ export async function listSnapshots(filter, { limit, offset, withData = false })
   return (await graphql(query, { ...f.vars, limit, offset })).telemetrySnapshots;
 }
 
+/** The deployments this server received snapshots from, last seen first. */
+export async function deployments({ limit, offset = 0, seenSince = null }) {
+  const query = `query ($limit: Int, $offset: Int, $seenSince: DateTime) { deployments(limit: $limit, offset: $offset, seenSince: $seenSince) {
+    count nodes { deploymentId firstSeen lastSeen snapshotCount latestVersion missingDays chainIntact } } }`;
+  return (await graphql(query, { limit, offset, seenSince })).deployments;
+}
+
 export async function getSnapshot(id) {
   const data = await graphql(`query ($id: ID!) { telemetrySnapshot(id: $id) { ${snapshotFields} data } }`, { id });
   if (!data.telemetrySnapshot) throw new ApiError(`No snapshot has the id ${id}. Check the link, or find it under Snapshots.`, { code: 'NOT_FOUND' });

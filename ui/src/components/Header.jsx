@@ -7,6 +7,7 @@ const pages = [
   { href: '/snapshots', label: 'Snapshots', needs: ['READ_TELEMETRY'] },
   { href: '/compare', label: 'Compare', needs: ['READ_TELEMETRY'] },
   { href: '/trends', label: 'Trends', needs: ['READ_TELEMETRY'] },
+  { href: '/fleet', label: 'Fleet', needs: ['READ_TELEMETRY'] },
   { href: '/export', label: 'Export', needs: ['READ_TELEMETRY'] },
   { href: '/integrity', label: 'Integrity', needs: ['READ_TELEMETRY'] },
   { href: '/preview', label: 'Preview', needs: ['READ_TELEMETRY'] },

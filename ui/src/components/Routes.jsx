@@ -1,6 +1,7 @@
 import { AccessPage } from './AccessPage.jsx';
 import { ComparePage } from './ComparePage.jsx';
 import { ExportPage } from './ExportPage.jsx';
+import { DeploymentPage, FleetPage } from './FleetPage.jsx';
 import { IntegrityPage } from './IntegrityPage.jsx';
 import { NotFoundPage } from './NotFoundPage.jsx';
 import { OverviewPage } from './OverviewPage.jsx';
@@ -15,6 +16,8 @@ export function Routes({ loc }) {
   const { path, query } = loc;
   const detail = path.match(/^\/snapshots\/([^/]+)$/);
   if (detail) return <SnapshotDetailPage id={decodeURIComponent(detail[1])} />;
+  const deployment = path.match(/^\/fleet\/([^/]+)$/);
+  if (deployment) return <DeploymentPage id={decodeURIComponent(deployment[1])} />;
   switch (path.replace(/\/$/, '') || '/') {
     case '/':
       return <OverviewPage />;
@@ -24,6 +27,8 @@ export function Routes({ loc }) {
       return <ComparePage a={query.get('a') ?? ''} b={query.get('b') ?? ''} />;
     case '/trends':
       return <TrendsPage query={query} />;
+    case '/fleet':
+      return <FleetPage query={query} />;
     case '/export':
       return <ExportPage query={query} />;
     case '/integrity':
