@@ -95,6 +95,7 @@ type Service struct {
 	cost       int
 
 	secret   atomic.Pointer[[]byte] // set by Bootstrap
+	verified verifiedAccess
 	cache    accessCache
 	throttle *throttle
 

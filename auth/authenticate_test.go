@@ -66,6 +66,10 @@ func TestDisablingAnAccountStopsAllItsTokensAtOnce(t *testing.T) {
 	tokens := e.login(t, "reader", userPassword)
 	_, apiToken, err := e.svc.CreateAPIToken(e.as(t, tokens.AccessToken), "ci", time.Time{})
 	require.NoError(t, err)
+	// Both verified once: what is remembered of them must not outlive
+	// the account's state.
+	require.NoError(t, canRead(t, e.svc, tokens.AccessToken))
+	require.NoError(t, canRead(t, e.svc, apiToken))
 
 	acc, err := e.svc.SetAccountDisabled(e.admin(t), "reader", true)
 	require.NoError(t, err)

@@ -1,12 +1,16 @@
 package auth
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/telemetryd/telemetryd"
 )
@@ -107,6 +111,11 @@ func (s *Service) parseAccess(token string) (*accessClaims, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
+	sum := sha256.Sum256([]byte(token))
+	if claims, ok := s.verified.get(sum, key, now); ok {
+		return claims, nil
+	}
 	keyFunc := func(*jwt.Token) (any, error) { return key, nil }
 	claims := &accessClaims{}
 	_, err = s.parser(s.now).ParseWithClaims(token, claims, keyFunc)
@@ -125,5 +134,53 @@ func (s *Service) parseAccess(token string) (*accessClaims, error) {
 	if claims.Subject == "" {
 		return nil, errors.New("token has no subject")
 	}
+	s.verified.add(sum, key, now, claims)
 	return claims, nil
+}
+
+// verifiedKept bounds the access tokens remembered as verified: more than
+// the clients one server sees within an access token's lifetime.
+const verifiedKept = 4096
+
+// verifiedAccess remembers the claims of access tokens that verified,
+// keyed by the token's SHA-256, until the parser would refuse them as
+// expired: a client's next requests with the same token then cost a hash
+// instead of an HMAC and a JSON decoding. Only the signature and the
+// claims are remembered; whether the account still exists, is enabled
+// and holds the roles is checked on every request, as after a fresh parse.
+// A verdict holds for the key it was reached with only, so a new secret
+// verifies every token afresh.
+type verifiedAccess struct {
+	once  sync.Once
+	cache *lru.Cache[[sha256.Size]byte, verifiedToken]
+}
+
+type verifiedToken struct {
+	claims *accessClaims
+	key    []byte
+	// from and until bound when the parser accepts the claims: from the
+	// moment they verified (the not-before and issued-at checks only
+	// pass more easily later) until the expiry and the leeway.
+	from, until time.Time
+}
+
+func (v *verifiedAccess) init() {
+	v.once.Do(func() { v.cache, _ = lru.New[[sha256.Size]byte, verifiedToken](verifiedKept) }) // fails only for a size below 1
+}
+
+// get returns the remembered claims of the token whose hash is sum, when
+// they verified with key and the parser would accept them at now.
+func (v *verifiedAccess) get(sum [sha256.Size]byte, key []byte, now time.Time) (*accessClaims, bool) {
+	v.init()
+	t, ok := v.cache.Get(sum)
+	if !ok || !bytes.Equal(t.key, key) || now.Before(t.from) || !now.Before(t.until) {
+		return nil, false
+	}
+	return t.claims, true
+}
+
+// add remembers claims that verified with key at now.
+func (v *verifiedAccess) add(sum [sha256.Size]byte, key []byte, now time.Time, claims *accessClaims) {
+	v.init()
+	v.cache.Add(sum, verifiedToken{claims: claims, key: key, from: now, until: claims.ExpiresAt.Add(leeway)})
 }

@@ -50,12 +50,32 @@ var _ interface {
 
 // requestBudget is what one request has used of its limits.
 type requestBudget struct {
-	// mu runs the request's query fields one at a time, so each sees what
-	// the ones before it returned before it loads anything.
+	// mu runs the request's data-loading query fields one at a time (see
+	// charged), so each sees what the ones before it returned before it
+	// loads anything.
 	mu   sync.Mutex
 	data int
 	// slot is held from admission until the response is written.
 	slot bool
+	// written says the response buffer was grown for data (see
+	// unwrittenData).
+	written bool
+}
+
+// unwrittenData returns, once per request, the bytes of snapshot data
+// charged to it, about what its response will hold; 0 after the first call.
+func unwrittenData(ctx context.Context) int {
+	b, _ := ctx.Value(budgetKey{}).(*requestBudget)
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.written {
+		return 0
+	}
+	b.written = true
+	return b.data
 }
 
 type budgetKey struct{}
@@ -99,24 +119,28 @@ func (a *admission) MutateOperationContext(ctx context.Context, _ *graphql.Opera
 	}
 }
 
-// chargeQueries runs the query fields of a request one at a time and
-// charges what each returns to the request's budget, refusing the fields
-// that would pass it.
-func chargeQueries(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
+// charged runs load, the loading of a query field that returns snapshot
+// data, one at a time among the request's fields that do, and charges
+// what it returns to the request's budget: it refuses the field when the
+// fields before it have spent the budget, or when its result would pass
+// it. It is called by the resolvers that load data rather than wrapped
+// around every field, which would cost a call for each field of each
+// record.
+func charged[T any](ctx context.Context, load func() (T, error)) (T, error) {
 	b, _ := ctx.Value(budgetKey{}).(*requestBudget)
-	if b == nil || fc == nil || fc.Object != "Query" {
-		return next(ctx)
+	if b == nil {
+		return load()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	var none T
 	if b.data > MaxResponseData {
-		return nil, errTooMuchData
+		return none, errTooMuchData
 	}
-	res, err := next(ctx)
+	res, err := load()
 	b.data += dataBytes(res)
 	if b.data > MaxResponseData {
-		return nil, errTooMuchData
+		return none, errTooMuchData
 	}
 	return res, err
 }
@@ -139,7 +163,7 @@ func dataBytes(res any) int {
 			n += recordOverhead + len(s.Data)
 		}
 		return n
-	case *telemetryd.Snapshot:
+	case *Snapshot:
 		if res == nil {
 			return 0
 		}

@@ -35,7 +35,6 @@ type ResolverRoot interface {
 	ApiToken() ApiTokenResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
-	TelemetrySnapshot() TelemetrySnapshotResolver
 	TelemetryStatus() TelemetryStatusResolver
 }
 
@@ -139,19 +138,19 @@ type ComplexityRoot struct {
 	}
 
 	TelemetrySnapshot struct {
-		Checksum         func(childComplexity int) int
-		ChecksumValid    func(childComplexity int) int
-		CreatedAt        func(childComplexity int) int
-		Data             func(childComplexity int) int
-		DeploymentID     func(childComplexity int) int
-		ID               func(childComplexity int) int
-		Kind             func(childComplexity int) int
-		PayloadFormat    func(childComplexity int) int
-		PreviousChecksum func(childComplexity int) int
-		RemoteSendAt     func(childComplexity int) int
-		RemoteSendError  func(childComplexity int) int
-		RemoteSendStatus func(childComplexity int) int
-		Version          func(childComplexity int) int
+		Checksum                 func(childComplexity int) int
+		CreatedAt                func(childComplexity int) int
+		Data                     func(childComplexity int) int
+		DeploymentID             func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		Kind                     func(childComplexity int) int
+		NullablePreviousChecksum func(childComplexity int) int
+		NullableRemoteSendAt     func(childComplexity int) int
+		NullableRemoteSendError  func(childComplexity int) int
+		PayloadFormat            func(childComplexity int) int
+		RemoteSendStatus         func(childComplexity int) int
+		Valid                    func(childComplexity int) int
+		Version                  func(childComplexity int) int
 	}
 
 	TelemetrySnapshotConnection struct {
@@ -198,12 +197,12 @@ type MutationResolver interface {
 	DeleteRole(ctx context.Context, name string) (bool, error)
 	CreateAPIToken(ctx context.Context, name string, expiresAt *DateTime) (*APITokenPayload, error)
 	RevokeAPIToken(ctx context.Context, id string) (bool, error)
-	RunTelemetryWorkflow(ctx context.Context) (*telemetryd.Snapshot, error)
-	SendTelemetrySnapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
+	RunTelemetryWorkflow(ctx context.Context) (*Snapshot, error)
+	SendTelemetrySnapshot(ctx context.Context, id string) (*Snapshot, error)
 }
 type QueryResolver interface {
 	TelemetrySnapshots(ctx context.Context, startDate *DateTime, endDate *DateTime, deploymentID *string, remoteSendStatus []telemetryd.SendStatus, limit *int, offset *int) (*TelemetrySnapshotConnection, error)
-	TelemetrySnapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
+	TelemetrySnapshot(ctx context.Context, id string) (*Snapshot, error)
 	TelemetryPreview(ctx context.Context) (json.RawMessage, error)
 	TelemetryStatus(ctx context.Context) (*telemetry.Status, error)
 	TelemetryIntegrity(ctx context.Context, startDate *DateTime, endDate *DateTime, deploymentID *string) (*IntegrityReport, error)
@@ -213,14 +212,9 @@ type QueryResolver interface {
 	Roles(ctx context.Context) ([]*telemetryd.Role, error)
 	APITokens(ctx context.Context) ([]*telemetryd.Token, error)
 }
-type TelemetrySnapshotResolver interface {
-	PreviousChecksum(ctx context.Context, obj *telemetryd.Snapshot) (*string, error)
-	ChecksumValid(ctx context.Context, obj *telemetryd.Snapshot) (bool, error)
-
-	RemoteSendAt(ctx context.Context, obj *telemetryd.Snapshot) (*DateTime, error)
-	RemoteSendError(ctx context.Context, obj *telemetryd.Snapshot) (*string, error)
-}
 type TelemetryStatusResolver interface {
+	Latest(ctx context.Context, obj *telemetry.Status) (*Snapshot, error)
+
 	Retention(ctx context.Context, obj *telemetry.Status) (int, error)
 }
 
@@ -700,12 +694,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TelemetrySnapshot.Checksum(childComplexity), true
-	case "TelemetrySnapshot.checksumValid":
-		if e.ComplexityRoot.TelemetrySnapshot.ChecksumValid == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TelemetrySnapshot.ChecksumValid(childComplexity), true
 	case "TelemetrySnapshot.createdAt":
 		if e.ComplexityRoot.TelemetrySnapshot.CreatedAt == nil {
 			break
@@ -736,36 +724,42 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TelemetrySnapshot.Kind(childComplexity), true
+	case "TelemetrySnapshot.previousChecksum":
+		if e.ComplexityRoot.TelemetrySnapshot.NullablePreviousChecksum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetrySnapshot.NullablePreviousChecksum(childComplexity), true
+	case "TelemetrySnapshot.remoteSendAt":
+		if e.ComplexityRoot.TelemetrySnapshot.NullableRemoteSendAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetrySnapshot.NullableRemoteSendAt(childComplexity), true
+	case "TelemetrySnapshot.remoteSendError":
+		if e.ComplexityRoot.TelemetrySnapshot.NullableRemoteSendError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetrySnapshot.NullableRemoteSendError(childComplexity), true
 	case "TelemetrySnapshot.payloadFormat":
 		if e.ComplexityRoot.TelemetrySnapshot.PayloadFormat == nil {
 			break
 		}
 
 		return e.ComplexityRoot.TelemetrySnapshot.PayloadFormat(childComplexity), true
-	case "TelemetrySnapshot.previousChecksum":
-		if e.ComplexityRoot.TelemetrySnapshot.PreviousChecksum == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TelemetrySnapshot.PreviousChecksum(childComplexity), true
-	case "TelemetrySnapshot.remoteSendAt":
-		if e.ComplexityRoot.TelemetrySnapshot.RemoteSendAt == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TelemetrySnapshot.RemoteSendAt(childComplexity), true
-	case "TelemetrySnapshot.remoteSendError":
-		if e.ComplexityRoot.TelemetrySnapshot.RemoteSendError == nil {
-			break
-		}
-
-		return e.ComplexityRoot.TelemetrySnapshot.RemoteSendError(childComplexity), true
 	case "TelemetrySnapshot.remoteSendStatus":
 		if e.ComplexityRoot.TelemetrySnapshot.RemoteSendStatus == nil {
 			break
 		}
 
 		return e.ComplexityRoot.TelemetrySnapshot.RemoteSendStatus(childComplexity), true
+	case "TelemetrySnapshot.checksumValid":
+		if e.ComplexityRoot.TelemetrySnapshot.Valid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TelemetrySnapshot.Valid(childComplexity), true
 	case "TelemetrySnapshot.version":
 		if e.ComplexityRoot.TelemetrySnapshot.Version == nil {
 			break
@@ -3215,8 +3209,8 @@ func (ec *executionContext) _Mutation_runTelemetryWorkflow(ctx context.Context, 
 			return ec.Resolvers.Mutation().RunTelemetryWorkflow(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
-			return ec.marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *Snapshot) graphql.Marshaler {
+			return ec.marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshot(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3248,8 +3242,8 @@ func (ec *executionContext) _Mutation_sendTelemetrySnapshot(ctx context.Context,
 			return ec.Resolvers.Mutation().SendTelemetrySnapshot(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
-			return ec.marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *Snapshot) graphql.Marshaler {
+			return ec.marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshot(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3336,8 +3330,8 @@ func (ec *executionContext) _Query_telemetrySnapshot(ctx context.Context, field 
 			return ec.Resolvers.Query().TelemetrySnapshot(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
-			return ec.marshalOTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *Snapshot) graphql.Marshaler {
+			return ec.marshalOTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshot(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3806,7 +3800,7 @@ func (ec *executionContext) fieldContext_StatusCount_count(_ context.Context, fi
 	return graphql.NewScalarFieldContext("StatusCount", field, false, false, "Int")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_id(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_id(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3829,7 +3823,7 @@ func (ec *executionContext) fieldContext_TelemetrySnapshot_id(_ context.Context,
 	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "ID")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_createdAt(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_createdAt(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3852,7 +3846,7 @@ func (ec *executionContext) fieldContext_TelemetrySnapshot_createdAt(_ context.C
 	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_kind(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_kind(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3875,7 +3869,7 @@ func (ec *executionContext) fieldContext_TelemetrySnapshot_kind(_ context.Contex
 	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "String")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_payloadFormat(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_payloadFormat(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3898,7 +3892,7 @@ func (ec *executionContext) fieldContext_TelemetrySnapshot_payloadFormat(_ conte
 	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "String")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_deploymentId(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_deploymentId(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3921,7 +3915,7 @@ func (ec *executionContext) fieldContext_TelemetrySnapshot_deploymentId(_ contex
 	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "String")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_version(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_version(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3944,7 +3938,7 @@ func (ec *executionContext) fieldContext_TelemetrySnapshot_version(_ context.Con
 	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "String")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_data(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_data(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3967,7 +3961,7 @@ func (ec *executionContext) fieldContext_TelemetrySnapshot_data(_ context.Contex
 	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "JSON")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_checksum(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_checksum(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3990,7 +3984,7 @@ func (ec *executionContext) fieldContext_TelemetrySnapshot_checksum(_ context.Co
 	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "String")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_previousChecksum(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_previousChecksum(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3999,7 +3993,7 @@ func (ec *executionContext) _TelemetrySnapshot_previousChecksum(ctx context.Cont
 			return ec.fieldContext_TelemetrySnapshot_previousChecksum(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TelemetrySnapshot().PreviousChecksum(ctx, obj)
+			return obj.NullablePreviousChecksum(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4010,10 +4004,10 @@ func (ec *executionContext) _TelemetrySnapshot_previousChecksum(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_TelemetrySnapshot_previousChecksum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, true, true, "String")
+	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, true, false, "String")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_checksumValid(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_checksumValid(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4022,7 +4016,7 @@ func (ec *executionContext) _TelemetrySnapshot_checksumValid(ctx context.Context
 			return ec.fieldContext_TelemetrySnapshot_checksumValid(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TelemetrySnapshot().ChecksumValid(ctx, obj)
+			return obj.Valid, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -4033,10 +4027,10 @@ func (ec *executionContext) _TelemetrySnapshot_checksumValid(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_TelemetrySnapshot_checksumValid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, true, true, "Boolean")
+	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_remoteSendStatus(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_remoteSendStatus(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4059,7 +4053,7 @@ func (ec *executionContext) fieldContext_TelemetrySnapshot_remoteSendStatus(_ co
 	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, false, false, "RemoteSendStatus")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_remoteSendAt(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_remoteSendAt(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4068,7 +4062,7 @@ func (ec *executionContext) _TelemetrySnapshot_remoteSendAt(ctx context.Context,
 			return ec.fieldContext_TelemetrySnapshot_remoteSendAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TelemetrySnapshot().RemoteSendAt(ctx, obj)
+			return obj.NullableRemoteSendAt(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *DateTime) graphql.Marshaler {
@@ -4079,10 +4073,10 @@ func (ec *executionContext) _TelemetrySnapshot_remoteSendAt(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_TelemetrySnapshot_remoteSendAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, true, true, "DateTime")
+	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, true, false, "DateTime")
 }
 
-func (ec *executionContext) _TelemetrySnapshot_remoteSendError(ctx context.Context, field graphql.CollectedField, obj *telemetryd.Snapshot) (ret graphql.Marshaler) {
+func (ec *executionContext) _TelemetrySnapshot_remoteSendError(ctx context.Context, field graphql.CollectedField, obj *Snapshot) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4091,7 +4085,7 @@ func (ec *executionContext) _TelemetrySnapshot_remoteSendError(ctx context.Conte
 			return ec.fieldContext_TelemetrySnapshot_remoteSendError(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TelemetrySnapshot().RemoteSendError(ctx, obj)
+			return obj.NullableRemoteSendError(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -4102,7 +4096,7 @@ func (ec *executionContext) _TelemetrySnapshot_remoteSendError(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_TelemetrySnapshot_remoteSendError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, true, true, "String")
+	return graphql.NewScalarFieldContext("TelemetrySnapshot", field, true, false, "String")
 }
 
 func (ec *executionContext) _TelemetrySnapshotConnection_count(ctx context.Context, field graphql.CollectedField, obj *TelemetrySnapshotConnection) (ret graphql.Marshaler) {
@@ -4140,8 +4134,8 @@ func (ec *executionContext) _TelemetrySnapshotConnection_nodes(ctx context.Conte
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*telemetryd.Snapshot) graphql.Marshaler {
-			return ec.marshalNTelemetrySnapshot2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshotᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*Snapshot) graphql.Marshaler {
+			return ec.marshalNTelemetrySnapshot2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshotᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4330,11 +4324,11 @@ func (ec *executionContext) _TelemetryStatus_latest(ctx context.Context, field g
 			return ec.fieldContext_TelemetryStatus_latest(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Latest, nil
+			return ec.Resolvers.TelemetryStatus().Latest(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
-			return ec.marshalOTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *Snapshot) graphql.Marshaler {
+			return ec.marshalOTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshot(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4344,8 +4338,8 @@ func (ec *executionContext) fieldContext_TelemetryStatus_latest(_ context.Contex
 	fc = &graphql.FieldContext{
 		Object:     "TelemetryStatus",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TelemetrySnapshot(ctx, field)
 		},
@@ -6194,7 +6188,7 @@ func (ec *executionContext) _StatusCount(ctx context.Context, sel ast.SelectionS
 
 var telemetrySnapshotImplementors = []string{"TelemetrySnapshot"}
 
-func (ec *executionContext) _TelemetrySnapshot(ctx context.Context, sel ast.SelectionSet, obj *telemetryd.Snapshot) graphql.Marshaler {
+func (ec *executionContext) _TelemetrySnapshot(ctx context.Context, sel ast.SelectionSet, obj *Snapshot) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, telemetrySnapshotImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -6206,72 +6200,68 @@ func (ec *executionContext) _TelemetrySnapshot(ctx context.Context, sel ast.Sele
 		case "id":
 			out.Values[i] = ec._TelemetrySnapshot_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._TelemetrySnapshot_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "kind":
 			out.Values[i] = ec._TelemetrySnapshot_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "payloadFormat":
 			out.Values[i] = ec._TelemetrySnapshot_payloadFormat(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "deploymentId":
 			out.Values[i] = ec._TelemetrySnapshot_deploymentId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "version":
 			out.Values[i] = ec._TelemetrySnapshot_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "data":
 			out.Values[i] = ec._TelemetrySnapshot_data(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "checksum":
 			out.Values[i] = ec._TelemetrySnapshot_checksum(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "previousChecksum":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._TelemetrySnapshot_previousChecksum(ctx, field, obj)
-				})
+			out.Values[i] = ec._TelemetrySnapshot_previousChecksum(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "checksumValid":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._TelemetrySnapshot_checksumValid(ctx, field, obj)
-				})
+			out.Values[i] = ec._TelemetrySnapshot_checksumValid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "remoteSendStatus":
 			out.Values[i] = ec._TelemetrySnapshot_remoteSendStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "remoteSendAt":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._TelemetrySnapshot_remoteSendAt(ctx, field, obj)
-				})
+			out.Values[i] = ec._TelemetrySnapshot_remoteSendAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "remoteSendError":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._TelemetrySnapshot_remoteSendError(ctx, field, obj)
-				})
+			out.Values[i] = ec._TelemetrySnapshot_remoteSendError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6374,10 +6364,11 @@ func (ec *executionContext) _TelemetryStatus(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "latest":
-			out.Values[i] = ec._TelemetryStatus_latest(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TelemetryStatus_latest(ctx, field, obj)
+				})
 		case "countsByStatus":
 			out.Values[i] = ec._TelemetryStatus_countsByStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -7051,7 +7042,7 @@ func (ec *executionContext) marshalNIntegrityReport2ᚖgithubᚗcomᚋtelemetryd
 }
 
 func (ec *executionContext) unmarshalNJSON2encodingᚋjsonᚐRawMessage(ctx context.Context, v any) (json.RawMessage, error) {
-	res, err := UnmarshalJSON(v)
+	res, err := UnmarshalJSON(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -7065,7 +7056,7 @@ func (ec *executionContext) marshalNJSON2encodingᚋjsonᚐRawMessage(ctx contex
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNRemoteSendStatus2githubᚗcomᚋtelemetrydᚋtelemetrydᚐSendStatus(ctx context.Context, v any) (telemetryd.SendStatus, error) {
@@ -7156,11 +7147,11 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
-func (ec *executionContext) marshalNTelemetrySnapshot2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshotᚄ(ctx context.Context, sel ast.SelectionSet, v []*telemetryd.Snapshot) graphql.Marshaler {
+func (ec *executionContext) marshalNTelemetrySnapshot2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshotᚄ(ctx context.Context, sel ast.SelectionSet, v []*Snapshot) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx, sel, v[i])
+		return ec.marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshot(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -7172,7 +7163,7 @@ func (ec *executionContext) marshalNTelemetrySnapshot2ᚕᚖgithubᚗcomᚋtelem
 	return ret
 }
 
-func (ec *executionContext) marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx context.Context, sel ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
+func (ec *executionContext) marshalNTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshot(ctx context.Context, sel ast.SelectionSet, v *Snapshot) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TelemetrySnapshot!")
 		return graphql.Null
@@ -7491,7 +7482,7 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) marshalOTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚐSnapshot(ctx context.Context, sel ast.SelectionSet, v *telemetryd.Snapshot) graphql.Marshaler {
+func (ec *executionContext) marshalOTelemetrySnapshot2ᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshot(ctx context.Context, sel ast.SelectionSet, v *Snapshot) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -57,7 +57,6 @@ func NewHandler(r *Resolver, logger *slog.Logger, reg prometheus.Registerer) (ht
 	srv.Use(mutationLimits{})
 	admission := newAdmission()
 	srv.Use(admission) // last: measured, and only waiting when nothing else refuses
-	srv.AroundFields(chargeQueries)
 	srv.SetErrorPresenter(presenter(logger))
 	srv.AroundResponses(capErrors)
 	operations := prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -45,5 +45,5 @@ type TelemetrySnapshotConnection struct {
 	// How many snapshots match the filter in all.
 	Count int `json:"count"`
 	// One page, newest first.
-	Nodes []*telemetryd.Snapshot `json:"nodes"`
+	Nodes []*Snapshot `json:"nodes"`
 }

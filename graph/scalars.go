@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -80,20 +81,24 @@ func UnmarshalTimestamp(v any) (time.Time, error) {
 
 // MarshalJSON writes a JSON scalar's raw JSON, which every way in keeps
 // compact and valid, as json.Marshal would, without scanning it again.
-func MarshalJSON(raw json.RawMessage) graphql.Marshaler {
-	return graphql.WriterFunc(func(w io.Writer) {
+// The first JSON value of a request grows gqlgen's response buffer by the
+// data the request was charged (see charged), so a page's response grows
+// once instead of doubling its way up, copying and clearing as it goes.
+func MarshalJSON(raw json.RawMessage) graphql.ContextMarshaler {
+	return graphql.ContextWriterFunc(func(ctx context.Context, w io.Writer) error {
 		var b []byte
 		if buf, ok := w.(interface {
 			Grow(n int)
 			AvailableBuffer() []byte
 		}); ok {
 			// gqlgen's bytes.Buffer: append in place, no copy of our own.
-			buf.Grow(len(raw) + len("null"))
+			buf.Grow(len(raw) + len("null") + unwrittenData(ctx))
 			b = buf.AvailableBuffer()
 		}
-		w.Write(telemetryd.AppendRawJSON(b, raw))
+		_, err := w.Write(telemetryd.AppendRawJSON(b, raw))
+		return err
 	})
 }
 
 // UnmarshalJSON encodes a JSON scalar's input value as JSON.
-func UnmarshalJSON(v any) (json.RawMessage, error) { return json.Marshal(v) }
+func UnmarshalJSON(_ context.Context, v any) (json.RawMessage, error) { return json.Marshal(v) }

@@ -121,13 +121,15 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (bool,
 }
 
 // RunTelemetryWorkflow is the resolver for the runTelemetryWorkflow field.
-func (r *mutationResolver) RunTelemetryWorkflow(ctx context.Context) (*telemetryd.Snapshot, error) {
-	return r.Telemetry.Run(ctx)
+func (r *mutationResolver) RunTelemetryWorkflow(ctx context.Context) (*Snapshot, error) {
+	snap, err := r.Telemetry.Run(ctx)
+	return newSnapshot(r.Telemetry, snap), err
 }
 
 // SendTelemetrySnapshot is the resolver for the sendTelemetrySnapshot field.
-func (r *mutationResolver) SendTelemetrySnapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error) {
-	return r.Telemetry.Send(ctx, id)
+func (r *mutationResolver) SendTelemetrySnapshot(ctx context.Context, id string) (*Snapshot, error) {
+	snap, err := r.Telemetry.Send(ctx, id)
+	return newSnapshot(r.Telemetry, snap), err
 }
 
 // TelemetrySnapshots is the resolver for the telemetrySnapshots field.
@@ -137,25 +139,29 @@ func (r *queryResolver) TelemetrySnapshots(ctx context.Context, startDate *DateT
 		return nil, err
 	}
 	f.Limit, f.Offset = orDefault(limit, telemetryd.DefaultLimit), orDefault(offset, 0)
-	nodes, count, err := r.Telemetry.List(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	return &TelemetrySnapshotConnection{Count: count, Nodes: nodes}, nil
+	return charged(ctx, func() (*TelemetrySnapshotConnection, error) {
+		nodes, count, err := r.Telemetry.List(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return &TelemetrySnapshotConnection{Count: count, Nodes: newSnapshots(r.Telemetry, nodes)}, nil
+	})
 }
 
 // TelemetrySnapshot is the resolver for the telemetrySnapshot field.
-func (r *queryResolver) TelemetrySnapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error) {
-	snap, err := r.Telemetry.Get(ctx, id)
-	if telemetryd.ErrorCode(err) == telemetryd.ENOTFOUND {
-		return nil, nil
-	}
-	return snap, err
+func (r *queryResolver) TelemetrySnapshot(ctx context.Context, id string) (*Snapshot, error) {
+	return charged(ctx, func() (*Snapshot, error) {
+		snap, err := r.Telemetry.Get(ctx, id)
+		if telemetryd.ErrorCode(err) == telemetryd.ENOTFOUND {
+			return nil, nil
+		}
+		return newSnapshot(r.Telemetry, snap), err
+	})
 }
 
 // TelemetryPreview is the resolver for the telemetryPreview field.
 func (r *queryResolver) TelemetryPreview(ctx context.Context) (json.RawMessage, error) {
-	return r.Telemetry.Preview(ctx)
+	return charged(ctx, func() (json.RawMessage, error) { return r.Telemetry.Preview(ctx) })
 }
 
 // TelemetryStatus is the resolver for the telemetryStatus field.
@@ -210,24 +216,9 @@ func (r *queryResolver) APITokens(ctx context.Context) ([]*telemetryd.Token, err
 	return r.Auth.ListAPITokens(ctx)
 }
 
-// PreviousChecksum is the resolver for the previousChecksum field.
-func (r *telemetrySnapshotResolver) PreviousChecksum(ctx context.Context, obj *telemetryd.Snapshot) (*string, error) {
-	return nullable(obj.PreviousChecksum), nil
-}
-
-// ChecksumValid is the resolver for the checksumValid field.
-func (r *telemetrySnapshotResolver) ChecksumValid(ctx context.Context, obj *telemetryd.Snapshot) (bool, error) {
-	return r.Telemetry.ChecksumValid(obj), nil
-}
-
-// RemoteSendAt is the resolver for the remoteSendAt field.
-func (r *telemetrySnapshotResolver) RemoteSendAt(ctx context.Context, obj *telemetryd.Snapshot) (*DateTime, error) {
-	return newDateTime(obj.RemoteSendAt), nil
-}
-
-// RemoteSendError is the resolver for the remoteSendError field.
-func (r *telemetrySnapshotResolver) RemoteSendError(ctx context.Context, obj *telemetryd.Snapshot) (*string, error) {
-	return nullable(obj.RemoteSendError), nil
+// Latest is the resolver for the latest field.
+func (r *telemetryStatusResolver) Latest(ctx context.Context, obj *telemetry.Status) (*Snapshot, error) {
+	return newSnapshot(r.Telemetry, obj.Latest), nil
 }
 
 // Retention is the resolver for the retention field.
@@ -247,19 +238,13 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-// TelemetrySnapshot returns TelemetrySnapshotResolver implementation.
-func (r *Resolver) TelemetrySnapshot() TelemetrySnapshotResolver {
-	return &telemetrySnapshotResolver{r}
-}
-
 // TelemetryStatus returns TelemetryStatusResolver implementation.
 func (r *Resolver) TelemetryStatus() TelemetryStatusResolver { return &telemetryStatusResolver{r} }
 
 type (
-	accountResolver           struct{ *Resolver }
-	apiTokenResolver          struct{ *Resolver }
-	mutationResolver          struct{ *Resolver }
-	queryResolver             struct{ *Resolver }
-	telemetrySnapshotResolver struct{ *Resolver }
-	telemetryStatusResolver   struct{ *Resolver }
+	accountResolver         struct{ *Resolver }
+	apiTokenResolver        struct{ *Resolver }
+	mutationResolver        struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	telemetryStatusResolver struct{ *Resolver }
 )

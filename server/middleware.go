@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/netip"
@@ -108,8 +109,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			s.Counter.Count(telemetryd.ActivityServerErrors)
 		}
-		s.Logger.Info("http request", "method", r.Method, "path", r.URL.Path, "route", route,
-			"status", rec.status, "bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "user", info.user, "source", sourceString(source))
+		s.Logger.LogAttrs(ctx, slog.LevelInfo, "http request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("route", route), slog.Int("status", rec.status), slog.Int("bytes", rec.bytes),
+			slog.Int64("duration_ms", elapsed.Milliseconds()), slog.String("user", info.user), slog.String("source", sourceString(source)))
 	})
 }
 

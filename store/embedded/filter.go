@@ -44,6 +44,7 @@ func (s *Store) listMatching(ctx context.Context, f telemetryd.Filter, lo, hi *u
 	count := 0
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSnapshots).Cursor()
+		var keys, vals [][]byte
 		for k, v := lastAtOrBefore(c, hi); above(lo, k); k, v = c.Prev() {
 			ok, err := matches(f, k, v)
 			if err != nil {
@@ -52,16 +53,14 @@ func (s *Store) listMatching(ctx context.Context, f telemetryd.Filter, lo, hi *u
 			if !ok {
 				continue
 			}
-			if count >= f.Offset && len(page) < limit {
-				snap, err := decode(k, v)
-				if err != nil {
-					return err
-				}
-				page = append(page, snap)
+			if count >= f.Offset && len(keys) < limit {
+				keys, vals = append(keys, k), append(vals, v)
 			}
 			count++
 		}
-		return nil
+		var err error
+		page, err = decodePage(keys, vals)
+		return err
 	})
 	if err != nil {
 		return nil, 0, wrap("listing snapshots", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -138,11 +139,52 @@ func decodeRecord(v []byte) (*telemetryd.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One string holds every short member; each is a substring of it.
+	s := &telemetryd.Snapshot{}
+	fill(s, e, string(v[e.members[0][0]:e.data]), append([]byte(nil), v[e.data:]...))
+	return s, nil
+}
+
+// decodePage decodes the records of one page, whose values vals point
+// into the read transaction, with a few allocations in all rather than
+// three a record: the snapshots share one array, their short members one
+// string and their data one buffer, since a page's records are used and
+// dropped together. Like decode, it copies everything it keeps.
+func decodePage(keys, vals [][]byte) ([]*telemetryd.Snapshot, error) {
+	envs := make([]envelope, len(vals))
+	textLen, dataLen := 0, 0
+	for i, v := range vals {
+		e, err := parseEnvelope(v)
+		if err != nil {
+			return nil, fmt.Errorf("decoding stored snapshot %s: %w", keyID(keys[i]), err)
+		}
+		envs[i] = e
+		textLen += e.data - e.members[0][0]
+		dataLen += len(v) - e.data
+	}
+	var text strings.Builder
+	text.Grow(textLen)
+	data := make([]byte, 0, dataLen)
+	for _, e := range envs {
+		text.Write(e.v[e.members[0][0]:e.data])
+		data = append(data, e.v[e.data:]...)
+	}
+	all, texts := make([]telemetryd.Snapshot, len(envs)), text.String()
+	page := make([]*telemetryd.Snapshot, len(envs))
+	for i, e := range envs {
+		n, m := e.data-e.members[0][0], len(e.v)-e.data
+		fill(&all[i], e, texts[:n], data[:m:m])
+		texts, data = texts[n:], data[m:]
+		page[i] = &all[i]
+	}
+	return page, nil
+}
+
+// fill sets s from the envelope e, given the text of its short members
+// and its data, both copied out of the transaction.
+func fill(s *telemetryd.Snapshot, e envelope, text string, data []byte) {
 	first := e.members[0][0]
-	text := string(v[first:e.data])
 	str := func(i int) string { return text[e.members[i][0]-first : e.members[i][1]-first] }
-	s := &telemetryd.Snapshot{
+	*s = telemetryd.Snapshot{
 		ID:               str(memberID),
 		CreatedAt:        time.UnixMicro(e.created).UTC(),
 		Kind:             str(memberKind),
@@ -155,10 +197,9 @@ func decodeRecord(v []byte) (*telemetryd.Snapshot, error) {
 		RemoteSendAt:     e.sentAt,
 		RemoteSendError:  str(memberRemoteSendError),
 	}
-	if e.data < len(v) {
-		s.Data = append([]byte(nil), v[e.data:]...)
+	if len(data) > 0 {
+		s.Data = data
 	}
-	return s, nil
 }
 
 // decodeHead reads only what a filter by deployment or send status looks

@@ -226,14 +226,14 @@ func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*tele
 		for skip := f.Offset; skip > 0 && above(lo, k); skip-- {
 			k, v = c.Prev()
 		}
-		for ; above(lo, k) && len(page) < limit; k, v = c.Prev() {
-			snap, err := decode(k, v)
-			if err != nil {
-				return err
-			}
-			page = append(page, snap)
+		n := min(limit, count-f.Offset)
+		keys, vals := make([][]byte, 0, n), make([][]byte, 0, n)
+		for ; above(lo, k) && len(keys) < limit; k, v = c.Prev() {
+			keys, vals = append(keys, k), append(vals, v)
 		}
-		return nil
+		var err error
+		page, err = decodePage(keys, vals)
+		return err
 	})
 	if err != nil {
 		return nil, 0, wrap("listing snapshots", err)
