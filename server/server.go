@@ -231,7 +231,7 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range routes {
 		handle(rt.pattern, rt.wrap(s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rt.handle(s, w, r) })))
 	}
-	handle("GET /graphql", s.api(s.GraphQL))
+	handle("GET /graphql", s.toExplorer(s.api(s.GraphQL)))
 	handle("POST /graphql", s.api(limitBody(MaxGraphQLBody, requireJSON(s.GraphQL))))
 	mux.HandleFunc("/api/", notFound)
 	var unclaimed http.Handler = http.HandlerFunc(notFound)
@@ -240,6 +240,19 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("/", unclaimed)
 	return s.observe(s.recoverPanics(secureHeaders(mux)))
+}
+
+// toExplorer sends a browser that opens /graphql to the console's GraphiQL
+// explorer: a page load asks for HTML and carries no query, which the
+// endpoint itself could only refuse.
+func (s *Server) toExplorer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Console != nil && r.URL.RawQuery == "" && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			http.Redirect(w, r, "/graphiql", http.StatusFound)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {

@@ -429,6 +429,19 @@ func TestServeHasTheConsoleAndKeepsJSON404s(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, status, path)
 		assert.Contains(t, body, `"message":"no route `+path+`"`)
 	}
+
+	// A browser opening /graphql lands on the explorer; a client asking
+	// for JSON still gets the endpoint's own answer.
+	req, err := http.NewRequest(http.MethodGet, d.url+"/graphql", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "/graphiql", res.Request.URL.Path, "redirected to the explorer")
+	status, _ := httpGet(t, d.url+"/graphql?query=%7B__typename%7D")
+	assert.Equal(t, http.StatusOK, status, "a query over GET is still answered")
 }
 
 func TestConsoleInTheBrowser(t *testing.T) {
