@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,7 +16,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +25,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,8 +34,7 @@ import (
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/exportfile"
 	"github.com/telemetryd/telemetryd/store"
-	"github.com/telemetryd/telemetryd/store/embedded"
-	"github.com/telemetryd/telemetryd/store/neo4j"
+	"github.com/telemetryd/telemetryd/tools/internal/harness"
 )
 
 const (
@@ -70,7 +66,7 @@ func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, e
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New(installWrk)
 	}
-	if neo4jURI != "" && !loopback(neo4jURI) {
+	if neo4jURI != "" && !harness.Loopback(neo4jURI) {
 		// The bench deletes every snapshot of the database it uses.
 		return fmt.Errorf("NEO4J_URI %s is not on this machine; the bench runs only against a loopback Neo4j", neo4jURI)
 	}
@@ -84,9 +80,9 @@ func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, e
 		backend = "neo4j " + neo4jURI + " (its snapshots are deleted first)"
 	}
 	fmt.Printf("telemetryd bench: %d snapshots of about %d bytes on %s; wrk -t%d -c%d -d%s, page of %d at offset %d; GOMAXPROCS %d; %s\n",
-		snapshotCount, dataBytes, backend, threads, connections, duration, pageSize, pageOffset, runtime.GOMAXPROCS(0), loadAverage())
+		snapshotCount, dataBytes, backend, threads, connections, duration, pageSize, pageOffset, runtime.GOMAXPROCS(0), harness.LoadAverage())
 
-	st, err := openStore(ctx, filepath.Join(dir, "pages"), neo4jURI)
+	st, err := harness.OpenStore(ctx, filepath.Join(dir, "pages"), neo4jURI)
 	if err != nil {
 		return err
 	}
@@ -102,17 +98,20 @@ func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, e
 		return err
 	}
 
-	srv, err := startServer(binary, filepath.Join(dir, "pages"), neo4jURI)
+	srv, err := harness.Start(harness.Config{
+		Binary: binary, DataDir: filepath.Join(dir, "pages"), Neo4jURI: neo4jURI,
+		Args: []string{"--access-token-ttl", "1h"},
+	})
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	token, err := login(srv.url)
+	defer srv.Stop()
+	token, err := harness.Login(http.DefaultClient, srv.URL, reader, password)
 	if err != nil {
 		return err
 	}
 	auth := map[string]string{"Authorization": "Bearer " + token}
-	restURL := fmt.Sprintf("%s/api/telemetry/snapshots?limit=%d&offset=%d", srv.url, pageSize, pageOffset)
+	restURL := fmt.Sprintf("%s/api/telemetry/snapshots?limit=%d&offset=%d", srv.URL, pageSize, pageOffset)
 	page, err := fetch(http.MethodGet, restURL, auth, nil)
 	if err != nil {
 		return fmt.Errorf("REST page: %w", err)
@@ -122,7 +121,7 @@ func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, e
 		return err
 	}
 	gqlHeaders := map[string]string{"Authorization": auth["Authorization"], "Content-Type": "application/json"}
-	if err := sameMembers(page, srv.url+"/graphql", gqlHeaders, gqlBody); err != nil {
+	if err := sameMembers(page, srv.URL+"/graphql", gqlHeaders, gqlBody); err != nil {
 		return err
 	}
 
@@ -161,11 +160,11 @@ func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, e
 	if err != nil {
 		return err
 	}
-	gql, err := measure("GraphQL page", http.MethodPost, srv.url+"/graphql", gqlHeaders, gqlBody)
+	gql, err := measure("GraphQL page", http.MethodPost, srv.URL+"/graphql", gqlHeaders, gqlBody)
 	if err != nil {
 		return err
 	}
-	srv.stop()
+	srv.Stop()
 
 	exp, err := measureExport(ctx, filepath.Join(dir, "export"), neo4jURI, exportRecords, exportProfile)
 	if err != nil {
@@ -182,27 +181,6 @@ func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, e
 		exp.perSecond/exp.file, float64(exp.peakHeap)/(1<<20))
 	fmt.Println(ratios)
 	return nil
-}
-
-// loadAverage is the machine's load when the run starts, since the two
-// cores may be shared.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "load average unknown"
-	}
-	fields := strings.Fields(string(b))
-	if len(fields) < 3 {
-		return "load average unknown"
-	}
-	return "load average " + strings.Join(fields[:3], " ")
-}
-
-func openStore(ctx context.Context, dir, neo4jURI string) (store.Store, error) {
-	if neo4jURI == "" {
-		return embedded.Open(dir)
-	}
-	return neo4j.Open(ctx, neo4j.Config{URI: neo4jURI, Username: "neo4j", Database: "neo4j"})
 }
 
 // seed replaces every snapshot with a chain of n, one a day up to today,
@@ -233,75 +211,6 @@ func seed(ctx context.Context, st store.Store, n int) error {
 		}
 	}
 	return nil
-}
-
-type server struct {
-	cmd *exec.Cmd
-	url string
-}
-
-var servingURL = regexp.MustCompile(`url=(http://\S+)`)
-
-// startServer runs telemetryd serve on a random loopback port and waits
-// for it to say where it listens; its log is discarded from then on.
-func startServer(binary, dir, neo4jURI string) (*server, error) {
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--access-token-ttl", "1h"}
-	if neo4jURI != "" {
-		args = append(args, "--neo4j-uri", neo4jURI)
-	}
-	cmd := exec.Command(binary, args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s (run `make build` first): %w", binary, err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		lines := bufio.NewReader(stderr)
-		for {
-			line, err := lines.ReadString('\n')
-			if err != nil {
-				return
-			}
-			if m := servingURL.FindStringSubmatch(line); m != nil && strings.Contains(line, "serving") {
-				found <- m[1]
-				_, _ = io.Copy(io.Discard, lines)
-				return
-			}
-		}
-	}()
-	select {
-	case url := <-found:
-		return &server{cmd: cmd, url: url}, nil
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, errors.New("telemetryd did not start within 60s")
-	}
-}
-
-// stop ends the server; later calls do nothing.
-func (s *server) stop() {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.cmd.Wait()
-}
-
-// loopback reports whether a Neo4j URI names this machine.
-func loopback(uri string) bool {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
 }
 
 // fetch makes one request and returns the body of a 200.
@@ -353,26 +262,6 @@ func ensureReader(ctx context.Context, st store.Store) error {
 		acc.PasswordHash, acc.Disabled, acc.Roles = string(hash), false, []string{telemetryd.RoleTelemetryReader}
 		return nil
 	})
-}
-
-func login(base string) (string, error) {
-	body, _ := json.Marshal(map[string]any{
-		"query":     `mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }`,
-		"variables": map[string]string{"u": reader, "p": password},
-	})
-	b, err := fetch(http.MethodPost, base+"/graphql", map[string]string{"Content-Type": "application/json"}, body)
-	if err != nil {
-		return "", fmt.Errorf("logging in as %s: %w", reader, err)
-	}
-	var out struct {
-		Data struct {
-			Login struct{ AccessToken string } `json:"login"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b, &out); err != nil || out.Data.Login.AccessToken == "" {
-		return "", fmt.Errorf("logging in as %s failed: %s", reader, b)
-	}
-	return out.Data.Login.AccessToken, nil
 }
 
 // graphQLQuery asks for the REST page with every member of the record.
@@ -587,7 +476,7 @@ func measureExport(ctx context.Context, dir, neo4jURI string, n int, profile str
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return exportFigure{}, err
 	}
-	st, err := openStore(ctx, dir, neo4jURI)
+	st, err := harness.OpenStore(ctx, dir, neo4jURI)
 	if err != nil {
 		return exportFigure{}, err
 	}

@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,22 +21,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
-
-	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/store"
-	"github.com/telemetryd/telemetryd/store/embedded"
-	"github.com/telemetryd/telemetryd/store/neo4j"
+	"github.com/telemetryd/telemetryd/tools/internal/harness"
 )
 
 const (
@@ -81,9 +73,8 @@ func cmpOr(a, b string) string {
 var ingestOnly bool
 
 func run(ctx context.Context, binary, neo4jURI string, backends []string) error {
-	load, _ := os.ReadFile("/proc/loadavg") // the machine's other work moves these figures
-	fmt.Printf("telemetryd fleet bench: receiver ingest from %d senders (bodies of about %d bytes), and pages of %d deployments with %d deployments x %d days stored; load average %s\n",
-		senders, dataSize+400, pageSize, fleetDeployments, days, strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
+	fmt.Printf("telemetryd fleet bench: receiver ingest from %d senders (bodies of about %d bytes), and pages of %d deployments with %d deployments x %d days stored; %s\n",
+		senders, dataSize+400, pageSize, fleetDeployments, days, harness.LoadAverage())
 	for _, backend := range backends {
 		b, err := prepare(ctx, backend, neo4jURI)
 		if err != nil {
@@ -118,13 +109,13 @@ func prepare(ctx context.Context, name, neo4jURI string) (*backend, error) {
 	if name == "embedded" {
 		return b, nil
 	}
-	if !loopback(neo4jURI) {
+	if !harness.Loopback(neo4jURI) {
 		// The bench deletes every snapshot of the database it uses.
 		return nil, fmt.Errorf("NEO4J_URI %s is not on this machine; the bench runs only against a loopback Neo4j", neo4jURI)
 	}
 	b.neo4jURI = neo4jURI
 	// Accounts too: the server's --admin-password applies to a new database only.
-	if err := emptyNeo4j(ctx, neo4jURI); err != nil {
+	if err := harness.EmptyNeo4j(ctx, neo4jURI); err != nil {
 		os.RemoveAll(dir)
 		return nil, nil
 	}
@@ -139,24 +130,6 @@ func prepare(ctx context.Context, name, neo4jURI string) (*backend, error) {
 	return b, st.Close()
 }
 
-// emptyNeo4j deletes everything the database holds; an error means it
-// could not be reached.
-func emptyNeo4j(ctx context.Context, uri string) error {
-	d, err := driver.NewDriverWithContext(uri, driver.BasicAuth("neo4j", "", ""))
-	if err != nil {
-		return err
-	}
-	defer d.Close(ctx)
-	sess := d.NewSession(ctx, driver.SessionConfig{DatabaseName: "neo4j"})
-	defer sess.Close(ctx)
-	res, err := sess.Run(ctx, `MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS`, nil)
-	if err != nil {
-		return err
-	}
-	_, err = res.Consume(ctx)
-	return err
-}
-
 // reset opens the store emptied of snapshots and deployments.
 func (b *backend) reset(ctx context.Context) (store.Store, error) {
 	if b.neo4jURI == "" {
@@ -164,7 +137,7 @@ func (b *backend) reset(ctx context.Context) (store.Store, error) {
 			return nil, err
 		}
 	}
-	st, err := b.open(ctx)
+	st, err := harness.OpenStore(ctx, b.dir, b.neo4jURI)
 	if err != nil {
 		return nil, err
 	}
@@ -175,11 +148,14 @@ func (b *backend) reset(ctx context.Context) (store.Store, error) {
 	return st, nil
 }
 
-func (b *backend) open(ctx context.Context) (store.Store, error) {
-	if b.neo4jURI == "" {
-		return embedded.Open(b.dir)
-	}
-	return neo4j.Open(ctx, neo4j.Config{URI: b.neo4jURI, Username: "neo4j", Database: "neo4j"})
+// start runs telemetryd serve --receive on the backend, with remote
+// sending off.
+func (b *backend) start(binary string) (*harness.Server, error) {
+	return harness.Start(harness.Config{
+		Binary: binary, DataDir: b.dir, Neo4jURI: b.neo4jURI,
+		Args: []string{"--receive", "--admin-password", password},
+		Env:  []string{"DO_NOT_TRACK=1"},
+	})
 }
 
 func (b *backend) measure(ctx context.Context, binary string) error {
@@ -190,12 +166,12 @@ func (b *backend) measure(ctx context.Context, binary string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := startServer(binary, b.dir, b.neo4jURI)
+	srv, err := b.start(binary)
 	if err != nil {
 		return err
 	}
-	line, err := ingest(srv.url, bodies)
-	srv.stop()
+	line, err := ingest(srv.URL, bodies)
+	srv.Stop()
 	if err != nil {
 		return err
 	}
@@ -228,13 +204,13 @@ func (b *backend) measure(ctx context.Context, binary string) error {
 		b.name, fleetDeployments, fleetDeployments*days, seedTime.Seconds())
 	fmt.Printf("%-8s store     deployments page of %d: %s\n", b.name, pageSize, floor)
 
-	srv, err = startServer(binary, b.dir, b.neo4jURI)
+	srv, err = b.start(binary)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 	client := &http.Client{}
-	token, err := login(client, srv.url)
+	token, err := harness.Login(client, srv.URL, "admin", password)
 	if err != nil {
 		return err
 	}
@@ -242,7 +218,7 @@ func (b *backend) measure(ctx context.Context, binary string) error {
 		deploymentId firstSeen lastSeen snapshotCount latestVersion missingDays chainIntact } } }`
 	gql, err := timePages(func(offset int) error {
 		body, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]int{"limit": pageSize, "offset": offset}})
-		req, _ := http.NewRequest(http.MethodPost, srv.url+"/graphql", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+token)
 		res, err := client.Do(req)
@@ -408,88 +384,3 @@ func timePages(page func(offset int) error) (string, error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-type server struct {
-	cmd *exec.Cmd
-	url string
-}
-
-var servingURL = regexp.MustCompile(`msg="telemetryd serving" url=(http://\S+)`)
-
-// startServer runs telemetryd serve --receive on a random loopback port
-// and waits for it to say where it listens.
-func startServer(binary, dir, neo4jURI string) (*server, error) {
-	args := []string{"serve", "--receive", "--listen", "127.0.0.1:0", "--data-dir", dir, "--admin-password", password}
-	if neo4jURI != "" {
-		args = append(args, "--neo4j-uri", neo4jURI)
-	}
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "DO_NOT_TRACK=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s (run `make build` first): %w", binary, err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		scanner := bufio.NewScanner(stderr)
-		for scanner.Scan() {
-			if m := servingURL.FindStringSubmatch(scanner.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case u := <-found:
-		return &server{cmd: cmd, url: u}, nil
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, errors.New("telemetryd did not start within 60s")
-	}
-}
-
-func (s *server) stop() {
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.cmd.Wait()
-}
-
-func login(client *http.Client, base string) (string, error) {
-	body, _ := json.Marshal(map[string]any{
-		"query":     `mutation($p: String!) { login(username: "admin", password: $p) { accessToken } }`,
-		"variables": map[string]string{"p": password},
-	})
-	res, err := client.Post(base+"/graphql", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return "", err
-	}
-	var out struct {
-		Data struct {
-			Login struct{ AccessToken string } `json:"login"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil || out.Data.Login.AccessToken == "" {
-		return "", fmt.Errorf("logging in as admin failed (status %d): %.300s", res.StatusCode, raw)
-	}
-	return out.Data.Login.AccessToken, nil
-}
-
-// loopback reports whether a Neo4j URI names this machine.
-func loopback(uri string) bool {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
-}

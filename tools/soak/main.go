@@ -8,35 +8,24 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/store"
-	"github.com/telemetryd/telemetryd/store/embedded"
-	"github.com/telemetryd/telemetryd/store/neo4j"
+	"github.com/telemetryd/telemetryd/tools/internal/harness"
 )
 
 const (
@@ -71,7 +60,7 @@ func main() {
 		backends = append(backends, "")
 	}
 	if uri := os.Getenv("NEO4J_URI"); uri != "" && *only != "embedded" {
-		if !loopback(uri) {
+		if !harness.Loopback(uri) {
 			fmt.Fprintf(os.Stderr, "soak: NEO4J_URI %s is not on this machine; the soak empties the database it uses, so it runs only against a loopback Neo4j\n", uri)
 			os.Exit(2)
 		}
@@ -113,13 +102,24 @@ func soak(ctx context.Context, o options, neo4jURI string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	srv, err := startServer(o.binary, dir, neo4jURI)
+	// The server's log lines at ERROR are shown and counted: any fails the soak.
+	var errorLines atomic.Int64
+	srv, err := harness.Start(harness.Config{
+		Binary: o.binary, DataDir: dir, Neo4jURI: neo4jURI,
+		Args: []string{"--admin-password", password},
+		Log: func(line string) {
+			if strings.Contains(line, "level=ERROR") {
+				errorLines.Add(1)
+				fmt.Fprintln(os.Stderr, "server:", line)
+			}
+		},
+	})
 	if err != nil {
 		return false, err
 	}
-	defer srv.stop()
+	defer srv.Stop()
 
-	w := &workload{base: srv.url, ids: ids, client: &http.Client{
+	w := &workload{base: srv.URL, ids: ids, client: &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: o.clients},
 		Timeout:   time.Minute,
 	}}
@@ -135,7 +135,7 @@ func soak(ctx context.Context, o options, neo4jURI string) (bool, error) {
 	tick := time.NewTicker(o.interval)
 	for range tick.C {
 		s := w.window()
-		r, err := srv.rss()
+		r, err := srv.RSS()
 		if err != nil {
 			tick.Stop()
 			wg.Wait()
@@ -161,9 +161,9 @@ func soak(ctx context.Context, o options, neo4jURI string) (bool, error) {
 	w.refusedRoutes.Range(func(k, _ any) bool { refusedBy = append(refusedBy, k.(string)); return true })
 	slices.Sort(refusedBy)
 	fmt.Printf("%d requests, %d errors, %d refused (429/503: %s), %d server log lines at ERROR\n",
-		total, errorsTotal, w.refusedTotal.Load(), strings.Join(refusedBy, ", "), srv.errorLines.Load())
+		total, errorsTotal, w.refusedTotal.Load(), strings.Join(refusedBy, ", "), errorLines.Load())
 	fmt.Println("verdict:", verdict)
-	return !grew && errorsTotal == 0 && srv.errorLines.Load() == 0, nil
+	return !grew && errorsTotal == 0 && errorLines.Load() == 0, nil
 }
 
 // memoryVerdict compares the resident memory of the last third of the run
@@ -199,16 +199,12 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // to an hour ago, so the server finds today's snapshot made. It returns
 // their ids.
 func seed(ctx context.Context, dir, neo4jURI string, n int) ([]string, error) {
-	var st store.Store
-	var err error
-	if neo4jURI == "" {
-		st, err = embedded.Open(dir)
-	} else {
-		if err := emptyNeo4j(ctx, neo4jURI); err != nil {
+	if neo4jURI != "" {
+		if err := harness.EmptyNeo4j(ctx, neo4jURI); err != nil {
 			return nil, err
 		}
-		st, err = neo4j.Open(ctx, neo4j.Config{URI: neo4jURI, Username: "neo4j", Database: "neo4j"})
 	}
+	st, err := harness.OpenStore(ctx, dir, neo4jURI)
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
@@ -239,26 +235,6 @@ func seed(ctx context.Context, dir, neo4jURI string, n int) ([]string, error) {
 		return nil, fmt.Errorf("seeding: %w", err)
 	}
 	return ids, nil
-}
-
-// emptyNeo4j deletes every node of the database, in batches.
-func emptyNeo4j(ctx context.Context, uri string) error {
-	d, err := driver.NewDriverWithContext(uri, driver.NoAuth())
-	if err != nil {
-		return err
-	}
-	defer d.Close(ctx)
-	sess := d.NewSession(ctx, driver.SessionConfig{DatabaseName: "neo4j"})
-	defer sess.Close(ctx)
-	// CALL … IN TRANSACTIONS runs only in an auto-commit transaction.
-	res, err := sess.Run(ctx, `MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS`, nil)
-	if err == nil {
-		_, err = res.Consume(ctx)
-	}
-	if err != nil {
-		return fmt.Errorf("emptying Neo4j at %s: %w", uri, err)
-	}
-	return nil
 }
 
 // workload is what the clients do, and what they measured in the current
@@ -442,85 +418,4 @@ func (w *workload) refreshSession(s *session) {
 	if out != nil && json.Unmarshal(out, &tokens) == nil && tokens.AccessToken != "" {
 		s.access = tokens.AccessToken
 	}
-}
-
-type server struct {
-	cmd        *exec.Cmd
-	url        string
-	errorLines atomic.Int64
-}
-
-var servingURL = regexp.MustCompile(`msg="telemetryd serving" url=(http://\S+)`)
-
-// startServer runs telemetryd serve on a random loopback port and waits
-// for it to say where it listens; it keeps reading the log, counting the
-// lines at ERROR.
-func startServer(binary, dir, neo4jURI string) (*server, error) {
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--admin-password", password}
-	if neo4jURI != "" {
-		args = append(args, "--neo4j-uri", neo4jURI)
-	}
-	srv := &server{cmd: exec.Command(binary, args...)}
-	stderr, err := srv.cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := srv.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s (run `make build` first): %w", binary, err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		scanner := bufio.NewScanner(stderr)
-		for scanner.Scan() {
-			line := scanner.Text()
-			if m := servingURL.FindStringSubmatch(line); m != nil {
-				found <- m[1]
-			}
-			if strings.Contains(line, "level=ERROR") {
-				srv.errorLines.Add(1)
-				fmt.Fprintln(os.Stderr, "server:", line)
-			}
-		}
-	}()
-	select {
-	case u := <-found:
-		srv.url = u
-		return srv, nil
-	case <-time.After(time.Minute):
-		srv.stop()
-		return nil, errors.New("telemetryd did not start within a minute")
-	}
-}
-
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	_ = s.cmd.Wait()
-}
-
-// rss returns the server's resident memory in MiB, from /proc.
-func (s *server) rss() (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc status")
-}
-
-// loopback reports whether a Neo4j URI names this machine.
-func loopback(uri string) bool {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
 }
