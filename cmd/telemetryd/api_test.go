@@ -19,11 +19,11 @@ import (
 
 const testAdminPassword = "correct horse battery staple"
 
-// graphQL posts an operation to a served telemetryd and decodes its data,
-// failing on any error.
-func graphQL(t *testing.T, url, token, query string, data any) {
+// graphQL posts an operation, with vars (nil for none), to a served
+// telemetryd and decodes its data, failing on any error.
+func graphQL(t *testing.T, url, token, query string, vars map[string]any, data any) {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query})
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodPost, url+"/graphql", bytes.NewReader(body))
 	require.NoError(t, err)
@@ -50,7 +50,7 @@ func adminToken(t *testing.T, url string) string {
 	var login struct {
 		Login struct{ AccessToken string } `json:"login"`
 	}
-	graphQL(t, url, "", `mutation { login(username: "admin", password: "`+testAdminPassword+`") { accessToken } }`, &login)
+	graphQL(t, url, "", `mutation { login(username: "admin", password: "`+testAdminPassword+`") { accessToken } }`, nil, &login)
 	return login.Login.AccessToken
 }
 
@@ -121,7 +121,7 @@ func TestTelemetryStatusTellsTheConfiguration(t *testing.T) {
 			CountsByStatus                []struct{ Status string }
 		} `json:"telemetryStatus"`
 	}
-	graphQL(t, d.url, adminToken(t, d.url), `{ telemetryStatus { remoteEnabled doNotTrack endpoint schedule nextRunAt deploymentId storeBackend retention countsByStatus { status } } }`, &data)
+	graphQL(t, d.url, adminToken(t, d.url), `{ telemetryStatus { remoteEnabled doNotTrack endpoint schedule nextRunAt deploymentId storeBackend retention countsByStatus { status } } }`, nil, &data)
 	st := data.TelemetryStatus
 	assert.False(t, st.RemoteEnabled, "DO_NOT_TRACK=1 beats --telemetry-remote")
 	assert.True(t, st.DoNotTrack)

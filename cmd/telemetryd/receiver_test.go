@@ -22,24 +22,9 @@ import (
 // server and returns its data, failing the test on any error.
 func graphQLVars(t *testing.T, baseURL, token, query string, vars map[string]any) map[string]any {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	require.NoError(t, err)
-	req, err := http.NewRequest(http.MethodPost, baseURL+"/graphql", bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer res.Body.Close()
-	var out struct {
-		Data   map[string]any
-		Errors []any
-	}
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
-	require.Empty(t, out.Errors)
-	return out.Data
+	var data map[string]any
+	graphQL(t, baseURL, token, query, vars, &data)
+	return data
 }
 
 // wire stands between a sender and its receiver, as the network does:
