@@ -1,7 +1,7 @@
-import { useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { cannotGrant } from '../permissions.js';
 import { useSession } from '../session.js';
+import { useAction } from '../useAction.js';
 import { useAsync } from '../useAsync.js';
 import { ErrorNotice } from './ErrorNotice.jsx';
 import { Loading } from './Loading.jsx';
@@ -10,20 +10,7 @@ import { Loading } from './Loading.jsx';
 export function AccountsPanel({ version, onChange }) {
   const session = useSession();
   const data = useAsync(() => Promise.all([api.accounts(), api.roles()]), [version]);
-  const [error, setError] = useState(null);
-  const [message, setMessage] = useState('');
-
-  const act = async (fn, done) => {
-    setError(null);
-    setMessage('');
-    try {
-      await fn();
-      setMessage(done);
-      onChange();
-    } catch (e) {
-      setError(e);
-    }
-  };
+  const { act, error, message } = useAction(onChange);
 
   if (data.loading && !data.value) return <Loading what="accounts" />;
   if (data.error) return <ErrorNotice error={data.error} retry={data.reload} />;

@@ -1,7 +1,7 @@
-import { useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { ALL, cannotGrant } from '../permissions.js';
 import { useSession } from '../session.js';
+import { useAction } from '../useAction.js';
 import { useAsync } from '../useAsync.js';
 import { ErrorNotice } from './ErrorNotice.jsx';
 import { Loading } from './Loading.jsx';
@@ -12,20 +12,7 @@ const BUILT_IN = ['super-admin', 'telemetry-reader'];
 export function RolesPanel({ version, onChange }) {
   const session = useSession();
   const roles = useAsync(() => api.roles(), [version]);
-  const [error, setError] = useState(null);
-  const [message, setMessage] = useState('');
-
-  const act = async (fn, done) => {
-    setError(null);
-    setMessage('');
-    try {
-      await fn();
-      setMessage(done);
-      onChange();
-    } catch (e) {
-      setError(e);
-    }
-  };
+  const { act, error, message } = useAction(onChange);
   const lacks = (p) => cannotGrant(session.permissions, [p]);
 
   if (roles.loading && !roles.value) return <Loading what="roles" />;
