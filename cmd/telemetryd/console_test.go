@@ -631,6 +631,9 @@ func TestConsoleInTheBrowser(t *testing.T) {
 		b.do(t, chromedp.Click(chromedp.Search(`//form[.//h3[.="New account"]]//label[normalize-space()="telemetry-reader"]/input`)))
 		b.click(t, "Create account")
 		b.see(t, "Account bob created.")
+		assert.Equal(t, "disabled: The last active super-admin cannot be disabled.",
+			eval[string](t, b, `(b => (b.disabled ? "disabled: " : "enabled: ") + b.title)(document.querySelector('button[aria-label="Disable admin"]'))`),
+			"the admin's own Disable button is off and says why")
 		b.shot(t, "access", true)
 		b.signOut(t)
 

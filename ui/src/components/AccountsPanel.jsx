@@ -15,6 +15,13 @@ export function AccountsPanel({ version, onChange }) {
   if (data.loading && !data.value) return <Loading what="accounts" />;
   if (data.error) return <ErrorNotice error={data.error} retry={data.reload} />;
   const [accounts, roles] = data.value;
+  // The server refuses to disable the last active super-admin; say so
+  // before anyone tries.
+  const activeSuperAdmins = accounts.filter((a) => !a.disabled && a.roles.some((r) => r.name === 'super-admin')).length;
+  const cannotDisable = (a) =>
+    !a.disabled && activeSuperAdmins === 1 && a.roles.some((r) => r.name === 'super-admin')
+      ? 'The last active super-admin cannot be disabled.'
+      : '';
   const why = (role) => cannotGrant(session.permissions, role.permissions);
 
   const create = (e) => {
@@ -111,6 +118,8 @@ export function AccountsPanel({ version, onChange }) {
                         act(() => api.setAccountDisabled(a.username, !a.disabled), `${a.username} is now ${a.disabled ? 'enabled' : 'disabled'}.`)
                       }
                       aria-label={`${a.disabled ? 'Enable' : 'Disable'} ${a.username}`}
+                      title={cannotDisable(a) || undefined}
+                      disabled={!!cannotDisable(a)}
                     >
                       {a.disabled ? 'Enable' : 'Disable'}
                     </button>
