@@ -375,15 +375,10 @@ func (s *Store) Deployments(ctx context.Context, f telemetryd.DeploymentFilter) 
 		if err := res.Err(); err != nil {
 			return page{}, err
 		}
-		res, err = tx.Run(ctx, `MATCH (d:TelemetryDeployment) WHERE d.last_seen >= $since RETURN count(d)`, params)
+		n, err := readCount(ctx, tx, `MATCH (d:TelemetryDeployment) WHERE d.last_seen >= $since RETURN count(d)`, params)
 		if err != nil {
 			return page{}, err
 		}
-		rec, err := res.Single(ctx)
-		if err != nil {
-			return page{}, err
-		}
-		n, _ := rec.Values[0].(int64)
 		out.count = int(n)
 		return out, nil
 	})

@@ -172,15 +172,10 @@ func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*tele
 			return page{}, err
 		}
 		query, params = countQuery(f)
-		res, err := tx.Run(ctx, query, params)
+		n, err := readCount(ctx, tx, query, params)
 		if err != nil {
 			return page{}, err
 		}
-		rec, err := res.Single(ctx)
-		if err != nil {
-			return page{}, err
-		}
-		n, _ := rec.Values[0].(int64)
 		return page{snaps, int(n)}, nil
 	}, func(p page) bool { return pageFits(len(p.snaps), offset, limit, p.count) })
 	return p.snaps, p.count, err
@@ -238,15 +233,10 @@ func (s *Store) CountSnapshotsByStatus(ctx context.Context) (map[telemetryd.Send
 	return read(ctx, s, "counting snapshots by status", func(tx driver.ManagedTransaction) (map[telemetryd.SendStatus]int, error) {
 		counts := map[telemetryd.SendStatus]int{}
 		for _, status := range telemetryd.SendStatuses {
-			res, err := tx.Run(ctx, statusCountQuery, map[string]any{"status": string(status)})
+			n, err := readCount(ctx, tx, statusCountQuery, map[string]any{"status": string(status)})
 			if err != nil {
 				return nil, err
 			}
-			rec, err := res.Single(ctx)
-			if err != nil {
-				return nil, err
-			}
-			n, _ := rec.Values[0].(int64)
 			counts[status] = int(n)
 		}
 		return counts, nil
@@ -347,18 +337,10 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 			if err := bumpSnapshotsVersion(ctx, tx); err != nil {
 				return 0, err
 			}
-			res, err := tx.Run(ctx, `MATCH (s:TelemetrySnapshot) WHERE s.created_at < $before
+			n, err := readCount(ctx, tx, `MATCH (s:TelemetrySnapshot) WHERE s.created_at < $before
 				WITH s LIMIT $batch DETACH DELETE s RETURN count(*) AS n`,
 				map[string]any{"before": telemetryd.Microseconds(t), "batch": deleteBatch})
-			if err != nil {
-				return 0, err
-			}
-			rec, err := res.Single(ctx)
-			if err != nil {
-				return 0, err
-			}
-			n, _ := rec.Values[0].(int64)
-			return int(n), nil
+			return int(n), err
 		})
 		total += n
 		if err != nil {

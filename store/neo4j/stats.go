@@ -37,22 +37,22 @@ func (s *Store) Stats(ctx context.Context) (*store.Stats, error) {
 			return nil, err
 		}
 		var err error
-		if st.Nodes, err = readCount(ctx, tx, nodeCountQuery("")); err != nil {
+		if st.Nodes, err = readCount(ctx, tx, nodeCountQuery(""), nil); err != nil {
 			return nil, err
 		}
-		if st.Relationships, err = readCount(ctx, tx, relationshipCountQuery); err != nil {
+		if st.Relationships, err = readCount(ctx, tx, relationshipCountQuery, nil); err != nil {
 			return nil, err
 		}
 		for _, label := range ownLabels {
-			if st.NodesByLabel[label], err = readCount(ctx, tx, nodeCountQuery(label)); err != nil {
+			if st.NodesByLabel[label], err = readCount(ctx, tx, nodeCountQuery(label), nil); err != nil {
 				return nil, err
 			}
 		}
-		constraints, err := readCount(ctx, tx, `SHOW CONSTRAINTS YIELD name RETURN count(name)`)
+		constraints, err := readCount(ctx, tx, `SHOW CONSTRAINTS YIELD name RETURN count(name)`, nil)
 		if err != nil {
 			return nil, err
 		}
-		indexes, err := readCount(ctx, tx, `SHOW INDEXES YIELD name RETURN count(name)`)
+		indexes, err := readCount(ctx, tx, `SHOW INDEXES YIELD name RETURN count(name)`, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -97,8 +97,8 @@ func nodeCountQuery(label string) string {
 const relationshipCountQuery = `MATCH ()-[r]->() RETURN count(r)`
 
 // readCount runs a query returning one integer.
-func readCount(ctx context.Context, tx driver.ManagedTransaction, query string) (int64, error) {
-	res, err := tx.Run(ctx, query, nil)
+func readCount(ctx context.Context, tx driver.ManagedTransaction, query string, params map[string]any) (int64, error) {
+	res, err := tx.Run(ctx, query, params)
 	if err != nil {
 		return 0, err
 	}
