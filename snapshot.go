@@ -211,6 +211,29 @@ func (s *Snapshot) Equal(o *Snapshot) bool {
 	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
+// ClonePage returns a copy of page that owns its memory, in three
+// allocations: the snapshots, their pointers and one buffer for their
+// data. A store lends pages (see store.Snapshots); whoever keeps one
+// after the loan clones it.
+func ClonePage(page []*Snapshot) []*Snapshot {
+	size := 0
+	for _, s := range page {
+		size += len(s.Data)
+	}
+	data := make([]byte, 0, size)
+	all, out := make([]Snapshot, len(page)), make([]*Snapshot, len(page))
+	for i, s := range page {
+		all[i] = *s
+		if s.Data != nil {
+			start := len(data)
+			data = append(data, s.Data...)
+			all[i].Data = data[start:len(data):len(data)]
+		}
+		out[i] = &all[i]
+	}
+	return out
+}
+
 // record is the contract's JSON shape of a snapshot, for decoding.
 type record struct {
 	ID               string          `json:"id"`
