@@ -57,12 +57,7 @@ func (s *Store) listMatching(ctx context.Context, f telemetryd.Filter, lo, hi *u
 			}
 			count++
 		}
-		var r pageReader
-		page, err := r.read(keys, vals, true)
-		if err != nil {
-			return err
-		}
-		return fn(count, page)
+		return lendPage(keys, vals, count, fn)
 	})
 	return wrap("listing snapshots", err)
 }

@@ -204,6 +204,17 @@ func (r *pageReader) read(keys, vals [][]byte, lend bool) ([]*telemetryd.Snapsho
 	return r.page, nil
 }
 
+// lendPage calls fn, within the read transaction that read vals, with
+// count and the page of their records, lending fn their stored data.
+func lendPage(keys, vals [][]byte, count int, fn func(int, []*telemetryd.Snapshot) error) error {
+	var r pageReader
+	page, err := r.read(keys, vals, true)
+	if err != nil {
+		return err
+	}
+	return fn(count, page)
+}
+
 // fill sets s from the envelope e, given the text of its short members
 // and its data, both copied out of the transaction.
 func fill(s *telemetryd.Snapshot, e envelope, text string, data []byte) {

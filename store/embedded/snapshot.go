@@ -233,12 +233,7 @@ func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter, fn func(
 		for ; above(lo, k) && len(keys) < limit; k, v = c.Prev() {
 			keys, vals = append(keys, k), append(vals, v)
 		}
-		var r pageReader
-		page, err := r.read(keys, vals, true)
-		if err != nil {
-			return err
-		}
-		return fn(count, page)
+		return lendPage(keys, vals, count, fn)
 	})
 	return wrap("listing snapshots", err)
 }
