@@ -160,11 +160,11 @@ func filterWhere(f telemetryd.Filter) (string, map[string]any) {
 	return strings.Join(conds, " AND "), params
 }
 
-// ListSnapshots returns one page of the snapshots matching f, newest
-// first (created_at, then id, descending), and how many match in all,
-// both from one consistent read (see consistentRead). A non-positive
-// f.Limit means telemetryd.DefaultLimit.
-func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
+// ListSnapshots calls fn with how many snapshots match f in all and one
+// page of them, newest first (created_at, then id, descending), both from
+// one consistent read (see consistentRead). A non-positive f.Limit means
+// telemetryd.DefaultLimit.
+func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter, fn func(count int, page []*telemetryd.Snapshot) error) error {
 	type listing struct {
 		snaps []*telemetryd.Snapshot
 		count int
@@ -179,7 +179,10 @@ func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*tele
 		}
 		return listing{snaps, int(n)}, err
 	}, func(l listing) bool { return pageFits(len(l.snaps), offset, limit, l.count) })
-	return l.snaps, l.count, err
+	if err != nil {
+		return err
+	}
+	return fn(l.count, l.snaps)
 }
 
 // listStatement is the consistent read of f's page and count (see
