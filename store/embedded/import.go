@@ -33,7 +33,7 @@ import (
 // one transaction, as every other write.
 const (
 	importBatch      = 2000
-	importBatchBytes = 4 << 20
+	importBatchBytes = 2 << 20
 )
 
 // errChanged fails an import whose records, read a second time to be

@@ -310,5 +310,5 @@ func TestImportHoldsABatch(t *testing.T) {
 	assert.Equal(t, n, res.Created)
 	growth := int64(peak) - int64(baseline)
 	t.Logf("importing %d MiB of records grew the heap by at most %d MiB", n*size>>20, growth>>20)
-	assert.Less(t, growth, int64(40<<20), "the import held more than a few batches")
+	assert.Less(t, growth, int64(32<<20), "the import held more than a few batches")
 }
