@@ -70,6 +70,7 @@ func (s *Store) ImportSnapshots(ctx context.Context, each func(yield func(*telem
 	}
 	w := &importWriter{s: s, ctx: ctx, sum: sha256.New()}
 	w.reset()
+	defer w.abort() // should each panic, the store's writer lock is released
 	err = each(w.add)
 	if err == nil {
 		err = w.err // each dropped an error of yield
@@ -78,7 +79,7 @@ func (s *Store) ImportSnapshots(ctx context.Context, each func(yield func(*telem
 		err = w.finish(plan)
 	}
 	if err != nil {
-		w.abort()
+		w.abort() // before the undo, which needs the writer lock
 		if undoErr := undoImport(s.db); undoErr != nil {
 			return store.ImportResult{}, fmt.Errorf("importing snapshots: %w; %w (the next open of the store undoes it)", err, undoErr)
 		}
