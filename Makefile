@@ -54,6 +54,7 @@ ui: ## Rebuild the web console into console/dist from ui/ (needs Node.js and npm
 .PHONY: generate
 generate: ## Regenerate the GraphQL code from schema.graphqls
 	go tool gqlgen generate
+	go run ./tools/fastnodes
 
 .PHONY: bench
 bench: build ## Measure REST and GraphQL pages against a static server (wrk), and export against a file copy; then the receiver (tools/fleetbench)

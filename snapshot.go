@@ -211,6 +211,29 @@ func (s *Snapshot) Equal(o *Snapshot) bool {
 	return errA == nil && errB == nil && bytes.Equal(a, b)
 }
 
+// ClonePage returns a copy of page that owns its memory, in three
+// allocations: the snapshots, their pointers and one buffer for their
+// data. A store lends pages (see store.Snapshots); whoever keeps one
+// after the loan clones it.
+func ClonePage(page []*Snapshot) []*Snapshot {
+	size := 0
+	for _, s := range page {
+		size += len(s.Data)
+	}
+	data := make([]byte, 0, size)
+	all, out := make([]Snapshot, len(page)), make([]*Snapshot, len(page))
+	for i, s := range page {
+		all[i] = *s
+		if s.Data != nil {
+			start := len(data)
+			data = append(data, s.Data...)
+			all[i].Data = data[start:len(data):len(data)]
+		}
+		out[i] = &all[i]
+	}
+	return out
+}
+
 // record is the contract's JSON shape of a snapshot, for decoding.
 type record struct {
 	ID               string          `json:"id"`
@@ -279,7 +302,7 @@ func (s *Snapshot) appendJSON(b []byte, withSend bool) []byte {
 // copies as is; anything else goes through encoding/json.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainInJSON[s[i]] {
 			quoted, _ := json.Marshal(s) // a string always encodes
 			return append(b, quoted...)
 		}
@@ -288,6 +311,18 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// plainInJSON marks the bytes encoding/json writes into a string as they
+// are: printable ASCII but for ", \, and the <, > and & it escapes for HTML.
+var plainInJSON = func() (plain [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		plain[c] = true
+	}
+	for _, c := range `"\<>&` {
+		plain[c] = false
+	}
+	return plain
+}()
 
 func appendRaw(b []byte, raw json.RawMessage) []byte {
 	if len(raw) == 0 {
@@ -322,9 +357,42 @@ func appendNullable(b []byte, s string) []byte {
 }
 
 func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year := t.Year()
+	if year < 0 || year > 9999 {
+		b = append(b, '"')
+		b = t.AppendFormat(b, TimeLayout)
+		return append(b, '"')
+	}
+	// TimeLayout by hand: Time.AppendFormat reads the layout afresh for
+	// every timestamp, and listings write two a record.
+	month, day := t.Month(), t.Day()
+	hour, minute, second := t.Clock()
 	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, TimeLayout)
-	return append(b, '"')
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z', '"')
+}
+
+// appendDigits appends n, from 0 up, as width decimal digits.
+func appendDigits(b []byte, n, width int) []byte {
+	b = append(b, make([]byte, width)...)
+	for i := len(b) - 1; i >= len(b)-width; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return b
 }
 
 // UnmarshalJSON reads the contract's record. Timestamps must be RFC 3339;

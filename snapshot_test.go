@@ -163,6 +163,25 @@ func TestRecordWritesEachMemberAsEncodingJSONDoes(t *testing.T) {
 	}
 }
 
+func TestRecordWritesTimesInTheLayout(t *testing.T) {
+	for _, at := range []time.Time{
+		time.Date(2026, 11, 29, 20, 41, 7, 123456789, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 6000, time.FixedZone("east", 5*3600+1800)),
+		time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC),
+		time.Date(999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 15, 12, 0, 0, 0, time.UTC),
+	} {
+		s := telemetryd.NewSnapshot("dep", "1", json.RawMessage(`{}`), at, nil)
+		s.RemoteSendAt = at
+		want := `"` + at.UTC().Format(telemetryd.TimeLayout) + `"`
+		record := string(s.AppendJSON(nil))
+		assert.Contains(t, record, `"created_at":`+want+`,`)
+		assert.Contains(t, record, `"remote_send_at":`+want+`,`)
+	}
+}
+
 func TestRecordWritesDataAsJSONMarshalDoes(t *testing.T) {
 	for _, data := range []string{`{"plain":[1,2,{"a":null}]}`, `{"html":"<b>&amp;</b>"}`, "{\"sep\":\"a\u2028b\u2029c\",\"é\":\"\u20ac\"}"} {
 		t.Run(data, func(t *testing.T) {

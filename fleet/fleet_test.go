@@ -66,7 +66,7 @@ func TestReceiveRefusesTheReceiversOwnDeployment(t *testing.T) {
 
 	assert.Equal(t, telemetryd.EINVALID, telemetryd.ErrorCode(err))
 	assert.ErrorContains(t, err, "deployment_id")
-	_, count, err := st.ListSnapshots(context.Background(), telemetryd.Filter{Limit: 10})
+	_, count, err := storetest.List(context.Background(), st, telemetryd.Filter{Limit: 10})
 	require.NoError(t, err)
 	assert.Zero(t, count)
 }

@@ -7148,6 +7148,9 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 }
 
 func (ec *executionContext) marshalNTelemetrySnapshot2ᚕᚖgithubᚗcomᚋtelemetrydᚋtelemetrydᚋgraphᚐSnapshotᚄ(ctx context.Context, sel ast.SelectionSet, v []*Snapshot) graphql.Marshaler {
+	if m, ok := ec.renderSnapshots(ctx, sel, v); ok { // put here by tools/fastnodes: see graph/nodes.go
+		return m
+	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]

@@ -15,3 +15,12 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 	require.Len(t, sources, 1)
 	require.Equal(t, string(schema), sources[0].Input, "graph/generated.go is stale: run `make generate`")
 }
+
+// TestNodesBypassTheExecutor fails when graph/generated.go was made by
+// gqlgen alone: `make generate` then has tools/fastnodes hand lists of
+// snapshots to renderSnapshots.
+func TestNodesBypassTheExecutor(t *testing.T) {
+	src, err := os.ReadFile("generated.go")
+	require.NoError(t, err)
+	require.Contains(t, string(src), "if m, ok := ec.renderSnapshots(ctx, sel, v); ok {", "graph/generated.go lacks the call to renderSnapshots: run `make generate`")
+}

@@ -140,11 +140,13 @@ func (r *queryResolver) TelemetrySnapshots(ctx context.Context, startDate *DateT
 	}
 	f.Limit, f.Offset = orDefault(limit, telemetryd.DefaultLimit), orDefault(offset, 0)
 	return charged(ctx, func() (*TelemetrySnapshotConnection, error) {
-		nodes, count, err := r.Telemetry.List(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		return &TelemetrySnapshotConnection{Count: count, Nodes: newSnapshots(r.Telemetry, nodes)}, nil
+		var conn *TelemetrySnapshotConnection
+		err := r.Telemetry.List(ctx, f, func(count int, page []*telemetryd.Snapshot) error {
+			// gqlgen renders the page after the loan: keep a copy.
+			conn = &TelemetrySnapshotConnection{Count: count, Nodes: newSnapshots(r.Telemetry, telemetryd.ClonePage(page))}
+			return nil
+		})
+		return conn, err
 	})
 }
 

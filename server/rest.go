@@ -17,12 +17,25 @@ func (s *Server) handleListSnapshots(w http.ResponseWriter, r *http.Request) {
 		s.writeDomainError(w, r, err)
 		return
 	}
-	page, count, err := s.Telemetry.List(r.Context(), f)
+	buf, _ := s.listings.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	defer s.listings.Put(buf)
+	err = s.Telemetry.List(r.Context(), f, func(count int, page []*telemetryd.Snapshot) error {
+		*buf = appendListing((*buf)[:0], count, page)
+		return nil
+	})
 	if err != nil {
 		s.writeDomainError(w, r, err)
 		return
 	}
-	s.writeListing(w, count, page)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(*buf)
+	if cap(*buf) > maxKeptListingBuffer {
+		*buf = nil
+	}
 }
 
 // handleExport streams every snapshot matching the listing's filters as an
@@ -79,19 +92,14 @@ func startExport(w http.ResponseWriter, f telemetryd.Filter) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// writeListing writes {"count": N, "snapshots": [...]}, the shape the
-// established route's clients expect. It appends each record as stored
-// rather than through encoding/json, which would scan every record's
-// data again to compact it, into a buffer kept for the next listing:
-// pages are hundreds of kilobytes, and a fresh buffer each time costs
-// more to allocate and clear than to fill.
-func (s *Server) writeListing(w http.ResponseWriter, count int, page []*telemetryd.Snapshot) {
-	buf, _ := s.listings.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
-	defer s.listings.Put(buf)
-	b := append((*buf)[:0], `{"count":`...)
+// appendListing appends {"count": N, "snapshots": [...]}, the shape the
+// established route's clients expect, while the store lends the page. It
+// appends each record as stored rather than through encoding/json, which
+// would scan every record's data again to compact it, into a buffer kept
+// for the next listing: pages are hundreds of kilobytes, and a fresh
+// buffer each time costs more to allocate and clear than to fill.
+func appendListing(b []byte, count int, page []*telemetryd.Snapshot) []byte {
+	b = append(b, `{"count":`...)
 	b = strconv.AppendInt(b, int64(count), 10)
 	b = append(b, `,"snapshots":[`...)
 	for i, snap := range page {
@@ -100,13 +108,7 @@ func (s *Server) writeListing(w http.ResponseWriter, count int, page []*telemetr
 		}
 		b = snap.AppendJSON(b)
 	}
-	b = append(b, "]}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-	if cap(b) <= maxKeptListingBuffer {
-		*buf = b
-	}
+	return append(b, "]}\n"...)
 }
 
 // maxKeptListingBuffer bounds the listing buffers kept for reuse: enough

@@ -53,7 +53,7 @@ type Sessions interface {
 // Snapshots reads snapshots for the REST routes, checking the caller's
 // permissions; *telemetry.Service is one.
 type Snapshots interface {
-	List(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
+	List(ctx context.Context, f telemetryd.Filter, fn func(count int, page []*telemetryd.Snapshot) error) error
 	Get(ctx context.Context, id string) (*telemetryd.Snapshot, error)
 	Export(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
 	Preview(ctx context.Context) (json.RawMessage, error)
@@ -98,7 +98,7 @@ type Server struct {
 	srv       *http.Server
 	metrics   *httpMetrics
 	receiving *receiving
-	listings  sync.Pool // *[]byte buffers of writeListing
+	listings  sync.Pool // *[]byte buffers of appendListing
 }
 
 // Open binds the listener, returning bind errors at once, and serves in

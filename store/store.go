@@ -38,18 +38,23 @@ type Snapshots interface {
 	CreateSnapshot(ctx context.Context, s *telemetryd.Snapshot) error
 	// Snapshot returns the snapshot with id, or ENOTFOUND.
 	Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
-	// ListSnapshots returns one page of the snapshots matching f (its
-	// time bounds, deployment and statuses), newest first (created_at,
-	// then id, descending), and how many match in all, both from one
-	// consistent read.
-	ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
+	// ListSnapshots calls fn with how many snapshots match f (its time
+	// bounds, deployment and statuses) in all and one page of them, newest
+	// first (created_at, then id, descending), both from one consistent
+	// read, and returns fn's error. The page is lent: its snapshots and
+	// their data are valid only until fn returns (the embedded store hands
+	// fn the stored bytes of its read transaction), so fn copies what it
+	// keeps (telemetryd.ClonePage).
+	ListSnapshots(ctx context.Context, f telemetryd.Filter, fn func(count int, page []*telemetryd.Snapshot) error) error
 	// EachSnapshot calls fn for every snapshot matching f, newest first,
 	// in constant memory; f.Limit and f.Offset are ignored. An error from
-	// fn stops the walk and is returned. The walk is not one frozen view
-	// of the store, so writers are never held up by a slow reader: every
-	// snapshot that exists throughout the walk is handed to fn exactly
-	// once and in order, while snapshots written or deleted during the
-	// walk may or may not be.
+	// fn stops the walk and is returned. Each snapshot is lent: fn must
+	// not keep it, or its data, once it returns (the embedded store
+	// decodes each batch into the memory of the one before). The walk is
+	// not one frozen view of the store, so writers are never held up by a
+	// slow reader: every snapshot that exists throughout the walk is
+	// handed to fn exactly once and in order, while snapshots written or
+	// deleted during the walk may or may not be.
 	EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
 	// CountSnapshotsByStatus returns how many snapshots have each remote
 	// send status; statuses no snapshot has may be absent.

@@ -17,7 +17,7 @@ import (
 // Snapshots is what the service reads from the store.
 type Snapshots interface {
 	Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, error)
-	ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error)
+	ListSnapshots(ctx context.Context, f telemetryd.Filter, fn func(count int, page []*telemetryd.Snapshot) error) error
 	EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*telemetryd.Snapshot) error) error
 	LatestSnapshot(ctx context.Context, deploymentID string) (*telemetryd.Snapshot, error)
 	CountSnapshotsByStatus(ctx context.Context) (map[telemetryd.SendStatus]int, error)
@@ -67,26 +67,31 @@ func CheckLimits(f telemetryd.Filter) error {
 	return nil
 }
 
-// List returns one page of snapshots matching f, newest first, and how
-// many match in all. It needs READ_TELEMETRY; EINVALID when f's limit or
-// offset is out of range (see CheckLimits). Each transport reads its own
-// parameters into f, naming them in its errors.
-func (s *Service) List(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
+// List calls fn with how many snapshots match f in all and one page of
+// them, newest first, lent as store.Snapshots.ListSnapshots lends it:
+// valid until fn returns. It needs READ_TELEMETRY; EINVALID when f's
+// limit or offset is out of range (see CheckLimits). Each transport reads
+// its own parameters into f, naming them in its errors.
+func (s *Service) List(ctx context.Context, f telemetryd.Filter, fn func(count int, page []*telemetryd.Snapshot) error) error {
 	p, err := auth.Require(ctx, telemetryd.ReadTelemetry)
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	if err := CheckLimits(f); err != nil {
-		return nil, 0, err
+		return err
 	}
-	page, count, err := s.Store.ListSnapshots(ctx, f)
+	records, count := 0, 0
+	err = s.Store.ListSnapshots(ctx, f, func(n int, page []*telemetryd.Snapshot) error {
+		records, count = len(page), n
+		return fn(n, page)
+	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("listing snapshots: %w", err)
+		return fmt.Errorf("listing snapshots: %w", err)
 	}
 	s.Counter.Count(telemetryd.ActivityTelemetryReads)
 	s.Audit.LogAttrs(ctx, slog.LevelInfo, "audit", append(filterAttrs("telemetry.list", p.Username, f),
-		slog.Int("limit", f.Limit), slog.Int("offset", f.Offset), slog.Int("records", len(page)), slog.Int("count", count))...)
-	return page, count, nil
+		slog.Int("limit", f.Limit), slog.Int("offset", f.Offset), slog.Int("records", records), slog.Int("count", count))...)
+	return nil
 }
 
 // filterAttrs are the audit attributes of a read over f, with room for

@@ -18,6 +18,7 @@ import (
 	"github.com/telemetryd/telemetryd"
 	"github.com/telemetryd/telemetryd/store"
 	"github.com/telemetryd/telemetryd/store/embedded"
+	"github.com/telemetryd/telemetryd/store/storetest"
 	"github.com/telemetryd/telemetryd/workflows"
 )
 
@@ -195,7 +196,7 @@ func runScheduledDay(t *testing.T, r *workflows.Runner, clock *fakeClock) {
 // snapshots lists every stored snapshot, newest first.
 func snapshots(t *testing.T, st store.Snapshots) []*telemetryd.Snapshot {
 	t.Helper()
-	got, _, err := st.ListSnapshots(context.Background(), telemetryd.Filter{Limit: telemetryd.MaxLimit})
+	got, _, err := storetest.List(context.Background(), st, telemetryd.Filter{Limit: telemetryd.MaxLimit})
 	require.NoError(t, err)
 	return got
 }

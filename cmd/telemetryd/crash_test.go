@@ -252,7 +252,7 @@ func countSnapshots(t *testing.T, st store.Store) []*telemetryd.Snapshot {
 	t.Helper()
 	var all []*telemetryd.Snapshot
 	require.NoError(t, st.EachSnapshot(t.Context(), telemetryd.Filter{}, func(s *telemetryd.Snapshot) error {
-		all = append(all, s)
+		all = append(all, telemetryd.ClonePage([]*telemetryd.Snapshot{s})...)
 		return nil
 	}))
 	return all

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,10 +32,13 @@ func BenchmarkListPage(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				page, count, err := s.ListSnapshots(ctx, bc.filter)
-				if err != nil || count != bc.count || len(page) != 50 {
-					require.FailNow(b, "unexpected page", "count %d, page %d, err %v", count, len(page), err)
-				}
+				err := s.ListSnapshots(ctx, bc.filter, func(count int, page []*telemetryd.Snapshot) error {
+					if count != bc.count || len(page) != 50 {
+						return fmt.Errorf("count %d, page %d", count, len(page))
+					}
+					return nil
+				})
+				require.NoError(b, err)
 			}
 		})
 	}

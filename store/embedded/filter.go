@@ -39,12 +39,11 @@ func matches(f telemetryd.Filter, k, v []byte) (bool, error) {
 // within the time bounds, newest first, in one read transaction, counting
 // those that match and decoding only the page. Memory stays at one page;
 // time grows with the records in the bounds.
-func (s *Store) listMatching(ctx context.Context, f telemetryd.Filter, lo, hi *uint64, limit int) ([]*telemetryd.Snapshot, int, error) {
-	page := []*telemetryd.Snapshot{}
-	count := 0
+func (s *Store) listMatching(ctx context.Context, f telemetryd.Filter, lo, hi *uint64, limit int, fn func(int, []*telemetryd.Snapshot) error) error {
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSnapshots).Cursor()
 		var keys, vals [][]byte
+		count := 0
 		for k, v := lastAtOrBefore(c, hi); above(lo, k); k, v = c.Prev() {
 			ok, err := matches(f, k, v)
 			if err != nil {
@@ -58,14 +57,9 @@ func (s *Store) listMatching(ctx context.Context, f telemetryd.Filter, lo, hi *u
 			}
 			count++
 		}
-		var err error
-		page, err = decodePage(keys, vals)
-		return err
+		return lendPage(keys, vals, count, fn)
 	})
-	if err != nil {
-		return nil, 0, wrap("listing snapshots", err)
-	}
-	return page, count, nil
+	return wrap("listing snapshots", err)
 }
 
 // CountSnapshotsByStatus returns how many snapshots have each remote send

@@ -94,9 +94,10 @@ func requireVerified(t *testing.T, s *Store, want int) {
 		t.Errorf("verify found %d problems, the first: %s", len(problems), problems[0])
 	}
 	assert.Equal(t, want, v.Count())
-	_, count, err := s.ListSnapshots(context.Background(), telemetryd.Filter{Limit: 1})
-	require.NoError(t, err)
-	assert.Equal(t, want, count, "the counters disagree with the records")
+	require.NoError(t, s.ListSnapshots(context.Background(), telemetryd.Filter{Limit: 1}, func(count int, _ []*telemetryd.Snapshot) error {
+		assert.Equal(t, want, count, "the counters disagree with the records")
+		return nil
+	}))
 }
 
 // A crash between two batches of an import leaves the file as it was when

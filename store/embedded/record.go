@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,39 +145,74 @@ func decodeRecord(v []byte) (*telemetryd.Snapshot, error) {
 	return s, nil
 }
 
-// decodePage decodes the records of one page, whose values vals point
-// into the read transaction, with a few allocations in all rather than
-// three a record: the snapshots share one array, their short members one
-// string and their data one buffer, since a page's records are used and
-// dropped together. Like decode, it copies everything it keeps.
-func decodePage(keys, vals [][]byte) ([]*telemetryd.Snapshot, error) {
-	envs := make([]envelope, len(vals))
+// pageReader decodes pages of records, reusing its memory from one page
+// to the next: a page's snapshots are valid until the next one is read.
+// Each page copies the short members of its records into one string, so
+// those stay valid for as long as anyone holds them; data is either lent
+// (it points into the read transaction, for a caller done with the page
+// before the transaction ends) or copied into a buffer the next page
+// overwrites.
+type pageReader struct {
+	keys [][]byte // the records read, for EachSnapshot
+	vals [][]byte
+	envs []envelope
+	all  []telemetryd.Snapshot
+	page []*telemetryd.Snapshot
+	data []byte
+}
+
+// read decodes the records vals, stored under keys. With lend, each
+// snapshot's data is the stored bytes themselves, valid only while the
+// transaction that read them lasts.
+func (r *pageReader) read(keys, vals [][]byte, lend bool) ([]*telemetryd.Snapshot, error) {
+	r.envs = r.envs[:0]
 	textLen, dataLen := 0, 0
 	for i, v := range vals {
 		e, err := parseEnvelope(v)
 		if err != nil {
 			return nil, fmt.Errorf("decoding stored snapshot %s: %w", keyID(keys[i]), err)
 		}
-		envs[i] = e
+		r.envs = append(r.envs, e)
 		textLen += e.data - e.members[0][0]
 		dataLen += len(v) - e.data
 	}
 	var text strings.Builder
 	text.Grow(textLen)
-	data := make([]byte, 0, dataLen)
-	for _, e := range envs {
+	for _, e := range r.envs {
 		text.Write(e.v[e.members[0][0]:e.data])
-		data = append(data, e.v[e.data:]...)
 	}
-	all, texts := make([]telemetryd.Snapshot, len(envs)), text.String()
-	page := make([]*telemetryd.Snapshot, len(envs))
-	for i, e := range envs {
-		n, m := e.data-e.members[0][0], len(e.v)-e.data
-		fill(&all[i], e, texts[:n], data[:m:m])
-		texts, data = texts[n:], data[m:]
-		page[i] = &all[i]
+	if !lend {
+		r.data = slices.Grow(r.data[:0], dataLen)
+		for _, e := range r.envs {
+			r.data = append(r.data, e.v[e.data:]...)
+		}
 	}
-	return page, nil
+	n := len(r.envs)
+	r.all = slices.Grow(r.all[:0], n)[:n]
+	r.page = slices.Grow(r.page[:0], n)[:n]
+	texts, data := text.String(), r.data
+	for i, e := range r.envs {
+		t, m := e.data-e.members[0][0], len(e.v)-e.data
+		d := e.v[e.data:len(e.v):len(e.v)]
+		if !lend {
+			d, data = data[:m:m], data[m:]
+		}
+		fill(&r.all[i], e, texts[:t], d)
+		texts = texts[t:]
+		r.page[i] = &r.all[i]
+	}
+	return r.page, nil
+}
+
+// lendPage calls fn, within the read transaction that read vals, with
+// count and the page of their records, lending fn their stored data.
+func lendPage(keys, vals [][]byte, count int, fn func(int, []*telemetryd.Snapshot) error) error {
+	var r pageReader
+	page, err := r.read(keys, vals, true)
+	if err != nil {
+		return err
+	}
+	return fn(count, page)
 }
 
 // fill sets s from the envelope e, given the text of its short members

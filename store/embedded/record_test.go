@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"github.com/telemetryd/telemetryd/store/storetest"
 	"testing"
 	"time"
 
@@ -93,7 +94,7 @@ func TestOpenMigratesJSONRecords(t *testing.T) {
 					return nil
 				})
 			}))
-			page, count, err := s.ListSnapshots(ctx, telemetryd.Filter{Limit: 2})
+			page, count, err := storetest.List(ctx, s, telemetryd.Filter{Limit: 2})
 			require.NoError(t, err)
 			assert.Equal(t, len(all), count)
 			assert.Equal(t, all[0].ID, page[0].ID)

@@ -213,31 +213,33 @@ func (s *Store) Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, 
 	return snap, nil
 }
 
-// ListSnapshots returns one page of the snapshots matching f, newest
-// first, and how many match in all, from one read transaction. A filter
-// by deployment or status is answered by listMatching. A Limit
+// ListSnapshots calls fn with how many snapshots match f in all and one
+// page of them, newest first, from one read transaction, and lends fn the
+// records' data: it is the stored bytes, so a page costs no copy of it.
+// A filter by deployment or status is answered by listMatching. A Limit
 // below 1 means telemetryd.DefaultLimit. The count reads counters, not
 // records (see count.go); the page skips Offset keys without decoding
 // them, so deep offsets cost a key walk. A damaged record on the page
 // fails the whole listing (see decode).
-func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
+func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter, fn func(count int, page []*telemetryd.Snapshot) error) error {
 	limit := f.Limit
 	if limit < 1 {
 		limit = telemetryd.DefaultLimit
 	}
-	page := []*telemetryd.Snapshot{}
 	lo, hi, ok := bounds(f)
 	if !ok {
-		return page, 0, ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(0, []*telemetryd.Snapshot{})
 	}
 	if !f.OnlyTime() {
-		return s.listMatching(ctx, f, lo, hi, limit)
+		return s.listMatching(ctx, f, lo, hi, limit, fn)
 	}
-	var count int
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		count = countRange(tx, lo, hi)
+		count := countRange(tx, lo, hi)
 		if f.Offset >= count {
-			return nil
+			return fn(count, []*telemetryd.Snapshot{})
 		}
 		c := tx.Bucket(bucketSnapshots).Cursor()
 		k, v := lastAtOrBefore(c, hi)
@@ -249,14 +251,9 @@ func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*tele
 		for ; above(lo, k) && len(keys) < limit; k, v = c.Prev() {
 			keys, vals = append(keys, k), append(vals, v)
 		}
-		var err error
-		page, err = decodePage(keys, vals)
-		return err
+		return lendPage(keys, vals, count, fn)
 	})
-	if err != nil {
-		return nil, 0, wrap("listing snapshots", err)
-	}
-	return page, count, nil
+	return wrap("listing snapshots", err)
 }
 
 // EachSnapshot decodes up to eachBatch snapshots, or eachBatchBytes of
@@ -272,7 +269,10 @@ const (
 // It reads batches of at most 500 records or 1 MiB of them in short read
 // transactions and calls fn outside them, so a slow fn (writing an
 // export) neither holds a transaction open nor keeps the file from
-// growing; memory stays at one batch. The walk is
+// growing. The next batch is read while fn works through one, so reading
+// and writing an export share the cores; two batches' memory is reused
+// from one batch to the next, so a long walk makes little garbage: fn
+// must not keep a snapshot, or its data, once it returns. The walk is
 // therefore not one snapshot in time: a snapshot written or deleted
 // during it may or may not be seen, but none is seen twice and the order
 // holds.
@@ -281,55 +281,88 @@ func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*
 	if !ok {
 		return ctx.Err()
 	}
-	var after []byte // the oldest key handed out so far
-	batch := make([]*telemetryd.Snapshot, 0, eachBatch)
-	for {
-		batch = batch[:0]
-		full := false // the batch stopped before the range ended
-		err := s.view(ctx, func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketSnapshots).Cursor()
-			var k, v []byte
-			if after == nil {
-				k, v = lastAtOrBefore(c, hi)
-			} else {
-				k, v = lastBefore(c, after)
+	type batch struct {
+		snaps []*telemetryd.Snapshot
+		r     *pageReader
+		err   error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	batches := make(chan batch)
+	free := make(chan *pageReader, 2)
+	free <- new(pageReader)
+	free <- new(pageReader)
+	go func() {
+		defer close(batches)
+		var after []byte // the oldest key read so far
+		for more := true; more; {
+			var r *pageReader
+			select {
+			case r = <-free:
+			case <-ctx.Done():
+				return
 			}
-			var last []byte
-			for size := 0; above(lo, k) && len(batch) < eachBatch && size < eachBatchBytes; k, v = c.Prev() {
-				last = k
-				size += len(v)
-				ok, err := matches(f, k, v)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					continue
-				}
-				snap, err := decode(k, v)
-				if err != nil {
-					return err
-				}
-				batch = append(batch, snap)
+			snaps, err := s.readBatch(ctx, f, lo, hi, &after, &more, r)
+			batches <- batch{snaps, r, err}
+			if err != nil {
+				return
 			}
-			full = above(lo, k)
-			if last != nil {
-				after = clone(last)
-			}
-			return nil
-		})
-		if err != nil {
-			return wrap("reading snapshots", err)
 		}
-		for i, snap := range batch {
-			batch[i] = nil // collectable once fn is done with it
+	}()
+	defer func() {
+		cancel()
+		for range batches { // let the reader finish
+		}
+	}()
+	for b := range batches {
+		if b.err != nil {
+			return wrap("reading snapshots", b.err)
+		}
+		for _, snap := range b.snaps {
 			if err := fn(snap); err != nil {
 				return err
 			}
 		}
-		if !full {
-			return nil
-		}
+		free <- b.r
 	}
+	return ctx.Err() // the reader stops early only when ctx is done
+}
+
+// readBatch reads, into r, the next batch of EachSnapshot's walk over f
+// within lo and hi: the snapshots older than *after, which it moves to the
+// oldest key read, setting *more when the range goes on.
+func (s *Store) readBatch(ctx context.Context, f telemetryd.Filter, lo, hi *uint64, after *[]byte, more *bool, r *pageReader) ([]*telemetryd.Snapshot, error) {
+	var snaps []*telemetryd.Snapshot
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSnapshots).Cursor()
+		var k, v []byte
+		if *after == nil {
+			k, v = lastAtOrBefore(c, hi)
+		} else {
+			k, v = lastBefore(c, *after)
+		}
+		keys, vals := r.keys[:0], r.vals[:0]
+		var last []byte
+		for size := 0; above(lo, k) && len(keys) < eachBatch && size < eachBatchBytes; k, v = c.Prev() {
+			last = k
+			size += len(v)
+			ok, err := matches(f, k, v)
+			if err != nil {
+				return err
+			}
+			if ok {
+				keys, vals = append(keys, k), append(vals, v)
+			}
+		}
+		r.keys, r.vals = keys, vals
+		*more = above(lo, k)
+		if last != nil {
+			*after = clone(last)
+		}
+		var err error
+		snaps, err = r.read(keys, vals, false)
+		return err
+	})
+	return snaps, err
 }
 
 // LatestSnapshot returns the deployment's newest snapshot, or ENOTFOUND:

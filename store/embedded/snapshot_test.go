@@ -151,7 +151,7 @@ func TestCountsMatchRecords(t *testing.T) {
 			filters = append(filters, telemetryd.Filter{Start: c, End: c}, telemetryd.Filter{Start: c.Add(time.Microsecond)})
 		}
 		for _, f := range filters {
-			_, count, err := s.ListSnapshots(ctx, telemetryd.Filter{Start: f.Start, End: f.End, Limit: 1})
+			_, count, err := storetest.List(ctx, s, telemetryd.Filter{Start: f.Start, End: f.End, Limit: 1})
 			require.NoError(t, err)
 			require.Equal(t, want(f), count, "filter %v – %v", f.Start, f.End)
 		}
@@ -195,7 +195,7 @@ func TestDamagedRecordFailsReadsNamingIt(t *testing.T) {
 	_, err := s.Snapshot(ctx, damaged.ID)
 	assert.Equal(t, telemetryd.EINTERNAL, telemetryd.ErrorCode(err), "error: %v", err)
 	assert.ErrorContains(t, err, damaged.ID)
-	_, _, err = s.ListSnapshots(ctx, telemetryd.Filter{})
+	_, _, err = storetest.List(ctx, s, telemetryd.Filter{})
 	assert.Equal(t, telemetryd.EINTERNAL, telemetryd.ErrorCode(err), "error: %v", err)
 	assert.ErrorContains(t, err, damaged.ID)
 

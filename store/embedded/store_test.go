@@ -92,7 +92,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, telemetryd.SendFailed, got.RemoteSendStatus)
 	assert.True(t, got.ChecksumValid())
-	page, count, err := s.ListSnapshots(ctx, telemetryd.Filter{})
+	page, count, err := storetest.List(ctx, s, telemetryd.Filter{})
 	require.NoError(t, err)
 	assert.Equal(t, 1, count)
 	assert.Len(t, page, 1)

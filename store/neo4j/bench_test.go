@@ -2,6 +2,7 @@ package neo4j_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -28,10 +29,13 @@ func BenchmarkListPage(b *testing.B) {
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				page, count, err := s.ListSnapshots(ctx, bc.filter)
+				err := s.ListSnapshots(ctx, bc.filter, func(count int, page []*telemetryd.Snapshot) error {
+					if count != bc.count || len(page) != 50 {
+						return fmt.Errorf("count %d, page %d", count, len(page))
+					}
+					return nil
+				})
 				require.NoError(b, err)
-				require.Len(b, page, 50)
-				require.Equal(b, bc.count, count)
 			}
 		})
 	}

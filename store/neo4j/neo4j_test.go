@@ -116,7 +116,7 @@ func TestOneSnapshotPerDayHoldsAcrossDrivers(t *testing.T) {
 		assert.Equal(t, telemetryd.ECONFLICT, telemetryd.ErrorCode(err), "error: %v", err)
 	}
 	assert.Equal(t, 1, created)
-	_, count, err := second.ListSnapshots(ctx, telemetryd.Filter{})
+	_, count, err := storetest.List(ctx, second, telemetryd.Filter{})
 	require.NoError(t, err)
 	assert.Equal(t, 1, count)
 }
@@ -155,7 +155,7 @@ func TestStoreHealsWhenNeo4jReturns(t *testing.T) {
 	assert.Equal(t, telemetryd.EUNAVAILABLE, telemetryd.ErrorCode(err), "error: %v", err)
 	// Without a deadline the driver's retries give up within seconds.
 	start := time.Now()
-	_, _, err = s.ListSnapshots(ctx, telemetryd.Filter{})
+	_, _, err = storetest.List(ctx, s, telemetryd.Filter{})
 	assert.Equal(t, telemetryd.EUNAVAILABLE, telemetryd.ErrorCode(err), "error: %v", err)
 	assert.Less(t, time.Since(start), 10*time.Second)
 
@@ -197,7 +197,7 @@ func TestDamagedDataStaysValidJSON(t *testing.T) {
 	assert.JSONEq(t, `"{\"instance\": {\"os\""`, string(got.Data), "kept as a string")
 	assert.False(t, got.ChecksumValid())
 
-	page, _, err := s.ListSnapshots(ctx, telemetryd.Filter{})
+	page, _, err := storetest.List(ctx, s, telemetryd.Filter{})
 	require.NoError(t, err)
 	require.Len(t, page, 1)
 	v := telemetryd.NewVerifier()

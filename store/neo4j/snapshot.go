@@ -155,11 +155,11 @@ func filterWhere(f telemetryd.Filter) (string, map[string]any) {
 	return strings.Join(conds, " AND "), params
 }
 
-// ListSnapshots returns one page of the snapshots matching f, newest
-// first (created_at, then id, descending), and how many match in all,
-// both from one consistent read (see consistentRead). A non-positive
-// f.Limit means telemetryd.DefaultLimit.
-func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
+// ListSnapshots calls fn with how many snapshots match f in all and one
+// page of them, newest first (created_at, then id, descending), both from
+// one consistent read (see consistentRead). A non-positive f.Limit means
+// telemetryd.DefaultLimit.
+func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter, fn func(count int, page []*telemetryd.Snapshot) error) error {
 	type page struct {
 		snaps []*telemetryd.Snapshot
 		count int
@@ -178,7 +178,10 @@ func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter) ([]*tele
 		}
 		return page{snaps, int(n)}, nil
 	}, func(p page) bool { return pageFits(len(p.snaps), offset, limit, p.count) })
-	return p.snaps, p.count, err
+	if err != nil {
+		return err
+	}
+	return fn(p.count, p.snaps)
 }
 
 // EachSnapshot calls fn for every snapshot matching f, newest

@@ -60,7 +60,7 @@ func testFleet(t *testing.T, open Opener) {
 		got, err := st.Snapshot(ctx, chain[1].ID)
 		require.NoError(t, err)
 		requireSameSnapshot(t, chain[1], got)
-		page, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 10})
+		page, count, err := List(ctx, st, telemetryd.Filter{Limit: 10})
 		require.NoError(t, err)
 		assert.Equal(t, 3, count)
 		assert.Equal(t, newestFirst(chain), ids(page))
@@ -113,7 +113,7 @@ func testFleet(t *testing.T, open Opener) {
 
 		requireCode(t, telemetryd.ECONFLICT, err)
 		assert.Contains(t, err.Error(), "dep-a")
-		_, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 10})
+		_, count, err := List(ctx, st, telemetryd.Filter{Limit: 10})
 		require.NoError(t, err)
 		assert.Equal(t, 1, count)
 	})

@@ -174,7 +174,7 @@ func testSnapshots(t *testing.T, open Opener) {
 			requireCode(t, telemetryd.ECONFLICT, err)
 		}
 		assert.Equal(t, 1, created)
-		_, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 100})
+		_, count, err := List(ctx, st, telemetryd.Filter{Limit: 100})
 		require.NoError(t, err)
 		assert.Equal(t, 1, count)
 	})
@@ -231,7 +231,7 @@ func testListing(t *testing.T, open Opener) {
 			want := byCreated(tc.filter)
 			f := tc.filter
 			f.Limit = telemetryd.MaxLimit
-			page, count, err := st.ListSnapshots(ctx, f)
+			page, count, err := List(ctx, st, f)
 			require.NoError(t, err)
 			assert.Equal(t, len(want), count)
 			assert.Equal(t, newestFirst(want), ids(page))
@@ -244,7 +244,7 @@ func testListing(t *testing.T, open Opener) {
 		var got []string
 		for offset := 0; offset < len(want)+7; offset += 7 {
 			f.Limit, f.Offset = 7, offset
-			page, count, err := st.ListSnapshots(ctx, f)
+			page, count, err := List(ctx, st, f)
 			require.NoError(t, err)
 			assert.Equal(t, len(want), count)
 			got = append(got, ids(page)...)
@@ -253,7 +253,7 @@ func testListing(t *testing.T, open Opener) {
 	})
 
 	t.Run("offset past the end gives an empty page and the count", func(t *testing.T) {
-		page, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 10, Offset: 1000})
+		page, count, err := List(ctx, st, telemetryd.Filter{Limit: 10, Offset: 1000})
 		require.NoError(t, err)
 		assert.Empty(t, page)
 		assert.Equal(t, len(all), count)
@@ -335,14 +335,14 @@ func testFiltering(t *testing.T, open Opener) {
 			want := newestFirst(matching(tc.filter))
 			f := tc.filter
 			f.Limit = telemetryd.MaxLimit
-			page, count, err := st.ListSnapshots(ctx, f)
+			page, count, err := List(ctx, st, f)
 			require.NoError(t, err)
 			assert.Equal(t, len(want), count)
 			assert.Equal(t, want, ids(page))
 
 			var streamed []*telemetryd.Snapshot
 			require.NoError(t, st.EachSnapshot(ctx, tc.filter, func(s *telemetryd.Snapshot) error {
-				streamed = append(streamed, s)
+				streamed = append(streamed, telemetryd.ClonePage([]*telemetryd.Snapshot{s})...)
 				return nil
 			}))
 			assert.Equal(t, want, ids(streamed), "the stream holds what the listing holds")
@@ -355,7 +355,7 @@ func testFiltering(t *testing.T, open Opener) {
 		var got []string
 		for offset := 0; offset < len(want)+5; offset += 5 {
 			f.Limit, f.Offset = 5, offset
-			page, count, err := st.ListSnapshots(ctx, f)
+			page, count, err := List(ctx, st, f)
 			require.NoError(t, err)
 			assert.Equal(t, len(want), count)
 			got = append(got, ids(page)...)
@@ -386,7 +386,7 @@ func testFiltering(t *testing.T, open Opener) {
 		for _, status := range telemetryd.SendStatuses {
 			assert.Equal(t, want[status], counts[status], "%s after a send", status)
 		}
-		page, _, err := st.ListSnapshots(ctx, telemetryd.Filter{DeploymentID: victim.DeploymentID, Statuses: []telemetryd.SendStatus{failed}, Limit: 100})
+		page, _, err := List(ctx, st, telemetryd.Filter{DeploymentID: victim.DeploymentID, Statuses: []telemetryd.SendStatus{failed}, Limit: 100})
 		require.NoError(t, err)
 		assert.Contains(t, ids(page), victim.ID, "a filter by status sees the new status")
 	})
@@ -466,16 +466,16 @@ func testListingWhileWriting(t *testing.T, open Opener) {
 		}
 		switch listings % 3 {
 		case 0:
-			page, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: telemetryd.MaxLimit})
+			page, count, err := List(ctx, st, telemetryd.Filter{Limit: telemetryd.MaxLimit})
 			require.NoError(t, err)
 			require.Len(t, page, count, "listing %d: the count disagrees with the page", listings)
 		case 1:
 			f := telemetryd.Filter{Start: base.Add(50 * time.Second), End: base.Add(250 * time.Second), Limit: telemetryd.MaxLimit}
-			page, count, err := st.ListSnapshots(ctx, f)
+			page, count, err := List(ctx, st, f)
 			require.NoError(t, err)
 			require.Len(t, page, count, "listing %d: the count disagrees with the page", listings)
 		case 2:
-			page, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 5})
+			page, count, err := List(ctx, st, telemetryd.Filter{Limit: 5})
 			require.NoError(t, err)
 			got := state{count: count}
 			if len(page) > 0 {
@@ -489,7 +489,7 @@ func testListingWhileWriting(t *testing.T, open Opener) {
 		}
 	}
 	t.Logf("%d listings while writing", listings)
-	_, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 1})
+	_, count, err := List(ctx, st, telemetryd.Filter{Limit: 1})
 	require.NoError(t, err)
 	assert.Equal(t, written-deleted, count, "all written, those before the last cut-off deleted")
 }
@@ -544,7 +544,7 @@ func testStreamingWhileWriting(t *testing.T, open Opener) {
 
 	var walked []*telemetryd.Snapshot
 	require.NoError(t, st.EachSnapshot(ctx, telemetryd.Filter{}, func(snap *telemetryd.Snapshot) error {
-		walked = append(walked, snap)
+		walked = append(walked, telemetryd.ClonePage([]*telemetryd.Snapshot{snap})...)
 		if len(walked) == 10 {
 			// One newer than all (where the walk has been), one older
 			// than all (where it is going), and the oldest deleted.
@@ -679,7 +679,7 @@ func testRetention(t *testing.T, open Opener) {
 	require.NoError(t, err)
 	assert.Equal(t, 4, deleted)
 
-	page, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 100})
+	page, count, err := List(ctx, st, telemetryd.Filter{Limit: 100})
 	require.NoError(t, err)
 	assert.Equal(t, 6, count)
 	assert.Equal(t, newestFirst(chain[4:]), ids(page))
@@ -699,7 +699,7 @@ func testImport(t *testing.T, open Opener) {
 	ctx := context.Background()
 	countAll := func(t *testing.T, st store.Store) int {
 		t.Helper()
-		_, count, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 1})
+		_, count, err := List(ctx, st, telemetryd.Filter{Limit: 1})
 		require.NoError(t, err)
 		return count
 	}
@@ -1120,7 +1120,7 @@ func testClosed(t *testing.T, open Opener) {
 	require.NoError(t, st.Ping(ctx))
 	require.NoError(t, st.Close())
 	requireCode(t, telemetryd.EUNAVAILABLE, st.Ping(ctx))
-	_, _, err := st.ListSnapshots(ctx, telemetryd.Filter{Limit: 10})
+	_, _, err := List(ctx, st, telemetryd.Filter{Limit: 10})
 	requireCode(t, telemetryd.EUNAVAILABLE, err)
 	_, err = st.Snapshot(ctx, uuid.NewString())
 	requireCode(t, telemetryd.EUNAVAILABLE, err)
@@ -1159,4 +1159,16 @@ func testStats(t *testing.T, open Opener) {
 		_, err := st.Stats(ctx)
 		requireCode(t, telemetryd.EUNAVAILABLE, err)
 	})
+}
+
+// List returns the page ListSnapshots lends for f, cloned, and the count:
+// the listing as a caller that keeps the page sees it.
+func List(ctx context.Context, st store.Snapshots, f telemetryd.Filter) ([]*telemetryd.Snapshot, int, error) {
+	var page []*telemetryd.Snapshot
+	var count int
+	err := st.ListSnapshots(ctx, f, func(n int, p []*telemetryd.Snapshot) error {
+		page, count = telemetryd.ClonePage(p), n
+		return nil
+	})
+	return page, count, err
 }

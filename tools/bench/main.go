@@ -55,14 +55,19 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long wrk loads each route")
 	exportRecords := flag.Int("export-records", 100_000, "records in the export figure")
 	exportProfile := flag.String("export-profile", "", "write a CPU profile of the export to this file")
+	rounds := flag.Int("rounds", 3, "how many times each figure is taken, in turn with the others")
 	flag.Parse()
-	if err := run(context.Background(), *binary, os.Getenv("NEO4J_URI"), *duration, *exportRecords, *exportProfile); err != nil {
+	if *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds must be 1 or more")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *binary, os.Getenv("NEO4J_URI"), *duration, *rounds, *exportRecords, *exportProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, exportRecords int, exportProfile string) error {
+func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, rounds, exportRecords int, exportProfile string) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New(installWrk)
 	}
@@ -79,8 +84,8 @@ func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, e
 	if neo4jURI != "" {
 		backend = "neo4j " + neo4jURI + " (its snapshots are deleted first)"
 	}
-	fmt.Printf("telemetryd bench: %d snapshots of about %d bytes on %s; wrk -t%d -c%d -d%s, page of %d at offset %d; GOMAXPROCS %d; %s\n",
-		snapshotCount, dataBytes, backend, threads, connections, duration, pageSize, pageOffset, runtime.GOMAXPROCS(0), harness.LoadAverage())
+	fmt.Printf("telemetryd bench: %d snapshots of about %d bytes on %s; wrk -t%d -c%d -d%s, page of %d at offset %d; %d rounds; GOMAXPROCS %d; %s\n",
+		snapshotCount, dataBytes, backend, threads, connections, duration, pageSize, pageOffset, rounds, runtime.GOMAXPROCS(0), harness.LoadAverage())
 
 	st, err := harness.OpenStore(ctx, filepath.Join(dir, "pages"), neo4jURI)
 	if err != nil {
@@ -131,56 +136,70 @@ func run(ctx context.Context, binary, neo4jURI string, duration time.Duration, e
 	}
 	defer static.Close()
 
-	var figures []figure
-	measure := func(name, method, target string, headers map[string]string, body []byte) (figure, error) {
-		f, err := load(name, method, target, headers, body, duration)
-		if err == nil {
-			fmt.Println(f)
-			figures = append(figures, f)
-		}
-		return f, err
+	// Each round loads every route in turn, so a change in what else
+	// runs on the machine weighs on all of them alike; the ratios are
+	// taken within each round, and their median is the verdict.
+	type route struct {
+		name, method, target string
+		headers              map[string]string
+		body                 []byte
 	}
-	floor, err := measure("static net/http", http.MethodGet, "http://"+static.Addr().String()+"/", nil, nil)
-	if err != nil {
-		return err
-	}
-	var query figure
+	routes := []route{{name: "static net/http", method: http.MethodGet, target: "http://" + static.Addr().String() + "/"}}
 	if neo4jURI != "" {
 		q, err := serveDriverQuery(ctx, neo4jURI, page)
 		if err != nil {
 			return err
 		}
-		query, err = measure("neo4j driver page query", http.MethodGet, "http://"+q.Addr().String()+"/", nil, nil)
-		q.Close()
-		if err != nil {
-			return err
+		defer q.Close()
+		routes = append(routes, route{name: "neo4j driver page query", method: http.MethodGet, target: "http://" + q.Addr().String() + "/"})
+	}
+	routes = append(routes,
+		route{name: "REST page", method: http.MethodGet, target: restURL, headers: auth},
+		route{name: "GraphQL page", method: http.MethodPost, target: srv.URL + "/graphql", headers: gqlHeaders, body: gqlBody})
+	perSecond := map[string][]float64{} // by route, one a round
+	for round := 1; round <= rounds; round++ {
+		for _, rt := range routes {
+			f, err := load(rt.name, rt.method, rt.target, rt.headers, rt.body, duration)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("round %d  %s\n", round, f)
+			perSecond[rt.name] = append(perSecond[rt.name], f.perSecond)
 		}
-	}
-	rest, err := measure("REST page", http.MethodGet, restURL, auth, nil)
-	if err != nil {
-		return err
-	}
-	gql, err := measure("GraphQL page", http.MethodPost, srv.URL+"/graphql", gqlHeaders, gqlBody)
-	if err != nil {
-		return err
 	}
 	srv.Stop()
 
-	exp, err := measureExport(ctx, filepath.Join(dir, "export"), neo4jURI, exportRecords, exportProfile)
+	exp, err := measureExport(ctx, filepath.Join(dir, "export"), neo4jURI, exportRecords, rounds, exportProfile)
 	if err != nil {
 		return err
 	}
-	fmt.Println(exp)
 
-	ratios := fmt.Sprintf("ratios: REST/static %.2f (aim ≥ 0.50), GraphQL/REST %.2f (aim ≥ 0.90)",
-		rest.perSecond/floor.perSecond, gql.perSecond/rest.perSecond)
-	if neo4jURI != "" {
-		ratios += fmt.Sprintf(", REST adds %+.0f%% to the driver's page query (aim ≤ 10%%)", (query.perSecond/rest.perSecond-1)*100)
+	per := func(a, b string) []float64 {
+		r := make([]float64, rounds)
+		for i := range r {
+			r[i] = perSecond[a][i] / perSecond[b][i]
+		}
+		return r
 	}
-	ratios += fmt.Sprintf(", export/file %.2f (aim ≥ 0.80) with peak Go heap %.1f MiB (aim < 64)",
-		exp.perSecond/exp.file, float64(exp.peakHeap)/(1<<20))
+	ratios := fmt.Sprintf("ratios, median of %d rounds (range): REST/static %s (aim ≥ 0.50), GraphQL/REST %s (aim ≥ 0.90)",
+		rounds, spread(per("REST page", "static net/http"), "%.2f"), spread(per("GraphQL page", "REST page"), "%.2f"))
+	if neo4jURI != "" {
+		added := per("neo4j driver page query", "REST page")
+		for i := range added {
+			added[i] = (added[i] - 1) * 100
+		}
+		ratios += fmt.Sprintf(", REST adds %s%% to the driver's page query (aim ≤ 10%%)", spread(added, "%+.0f"))
+	}
+	ratios += fmt.Sprintf(", export/file %s (aim ≥ 0.80) with peak Go heap %.1f MiB (aim < 64)",
+		spread(exp.ratios, "%.2f"), float64(exp.peakHeap)/(1<<20))
 	fmt.Println(ratios)
 	return nil
+}
+
+// spread formats the median of xs, then their range in brackets.
+func spread(xs []float64, format string) string {
+	s := slices.Sorted(slices.Values(xs))
+	return fmt.Sprintf(format+" ("+format+"–"+format+")", s[len(s)/2], s[0], s[len(s)-1])
 }
 
 // seed replaces every snapshot with a chain of n, one a day up to today,
@@ -459,86 +478,95 @@ type exportFigure struct {
 	elapsed   time.Duration
 	perSecond float64 // bytes a second
 	file      float64 // bytes a second, streaming the export file
-	peakHeap  uint64
 }
 
 func (e exportFigure) String() string {
-	return fmt.Sprintf("%-24s %9.1f MiB/s  (%d records, %.1f MiB in %.2fs, peak Go heap %.1f MiB)\n%-24s %9.1f MiB/s",
-		"export", e.perSecond/(1<<20), e.records, float64(e.bytes)/(1<<20), e.elapsed.Seconds(), float64(e.peakHeap)/(1<<20),
-		"stream the file", e.file/(1<<20))
+	return fmt.Sprintf("%-24s %9.1f MiB/s  (%d records, %.1f MiB in %.2fs); streaming the file %.1f MiB/s",
+		"export", e.perSecond/(1<<20), e.records, float64(e.bytes)/(1<<20), e.elapsed.Seconds(), e.file/(1<<20))
 }
 
-// measureExport seeds n snapshots, writes every one to a file as
-// `telemetryd snapshots export` does, twice, and measures the second,
-// sampling the Go heap as it goes; then it streams that file into
-// another one, synced as the export is.
-func measureExport(ctx context.Context, dir, neo4jURI string, n int, profile string) (exportFigure, error) {
+// exportRounds is what measureExport found: export/file in each round,
+// and the peak Go heap of every export.
+type exportRounds struct {
+	ratios   []float64
+	peakHeap uint64
+}
+
+// measureExport seeds n snapshots and writes every one to a file as
+// `telemetryd snapshots export` does, once to warm the caches and then
+// once a round, sampling the Go heap as it goes; each round then streams
+// that file into another one, synced as the export is. Both write a new
+// file each time.
+func measureExport(ctx context.Context, dir, neo4jURI string, n, rounds int, profile string) (exportRounds, error) {
+	var res exportRounds
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return exportFigure{}, err
+		return res, err
 	}
 	st, err := harness.OpenStore(ctx, dir, neo4jURI)
 	if err != nil {
-		return exportFigure{}, err
+		return res, err
 	}
 	defer st.Close()
 	if err := seed(ctx, st, n); err != nil {
-		return exportFigure{}, err
+		return res, err
 	}
-	path := filepath.Join(dir, "export.json")
-	// A first export warms the caches, as wrk's first second does for the
-	// routes; the second is measured.
+	path, copyPath := filepath.Join(dir, "export.json"), filepath.Join(dir, "copy.json")
 	if _, err := exportfile.Write(path, func(yield func(*telemetryd.Snapshot) error) error {
 		return st.EachSnapshot(ctx, telemetryd.Filter{}, yield)
 	}); err != nil {
-		return exportFigure{}, err
+		return res, err
 	}
-	runtime.GC()
-	var stats runtime.MemStats
-	runtime.ReadMemStats(&stats)
-	peak := stats.HeapAlloc
 	if profile != "" {
 		f, err := os.Create(profile)
 		if err != nil {
-			return exportFigure{}, err
+			return res, err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return exportFigure{}, err
+			return res, err
 		}
+		defer pprof.StopCPUProfile()
 	}
-	begin := time.Now()
-	written, err := exportfile.Write(path, func(yield func(*telemetryd.Snapshot) error) error {
-		var seen int
-		return st.EachSnapshot(ctx, telemetryd.Filter{}, func(s *telemetryd.Snapshot) error {
-			if seen++; seen%500 == 0 {
-				runtime.ReadMemStats(&stats)
-				peak = max(peak, stats.HeapAlloc)
+	var stats runtime.MemStats
+	for round := 1; round <= rounds; round++ {
+		for _, p := range []string{path, copyPath} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return res, err
 			}
-			return yield(s)
+		}
+		runtime.GC()
+		begin := time.Now()
+		written, err := exportfile.Write(path, func(yield func(*telemetryd.Snapshot) error) error {
+			var seen int
+			return st.EachSnapshot(ctx, telemetryd.Filter{}, func(s *telemetryd.Snapshot) error {
+				if seen++; seen%500 == 0 {
+					runtime.ReadMemStats(&stats)
+					res.peakHeap = max(res.peakHeap, stats.HeapAlloc)
+				}
+				return yield(s)
+			})
 		})
-	})
-	if err != nil {
-		return exportFigure{}, err
+		if err != nil {
+			return res, err
+		}
+		elapsed := time.Since(begin)
+		info, err := os.Stat(path)
+		if err != nil {
+			return res, err
+		}
+		copied, err := streamFile(path, copyPath)
+		if err != nil {
+			return res, err
+		}
+		e := exportFigure{
+			records: written, bytes: info.Size(), elapsed: elapsed,
+			perSecond: float64(info.Size()) / elapsed.Seconds(),
+			file:      float64(info.Size()) / copied.Seconds(),
+		}
+		fmt.Printf("round %d  %s\n", round, e)
+		res.ratios = append(res.ratios, e.perSecond/e.file)
 	}
-	elapsed := time.Since(begin)
-	if profile != "" {
-		pprof.StopCPUProfile()
-	}
-	runtime.ReadMemStats(&stats)
-	peak = max(peak, stats.HeapAlloc)
-	info, err := os.Stat(path)
-	if err != nil {
-		return exportFigure{}, err
-	}
-	copied, err := streamFile(path, filepath.Join(dir, "copy.json"))
-	if err != nil {
-		return exportFigure{}, err
-	}
-	return exportFigure{
-		records: written, bytes: info.Size(), elapsed: elapsed, peakHeap: peak,
-		perSecond: float64(info.Size()) / elapsed.Seconds(),
-		file:      float64(info.Size()) / copied.Seconds(),
-	}, nil
+	return res, nil
 }
 
 // streamFile copies from to a new file to through a 256 KiB buffer,
