@@ -81,9 +81,13 @@ type Snapshots interface {
 	// stored one is skipped, keeping the stored send status; an id stored
 	// with other content, or a deployment day already taken by another
 	// id, fails the whole import with ECONFLICT naming every such id. A
-	// backend may call each more than once (to retry a transaction), so
-	// it must yield the same records every time; Batch turns a slice into
-	// one. An error from each fails the import and is returned.
+	// backend may call each more than once (the embedded store reads the
+	// records once to check them and once to write them in batches; Neo4j
+	// again to retry a transaction), so every call must yield the same
+	// records in the same order; Batch turns a slice into one. (The
+	// embedded store fails an import whose calls yield different records,
+	// storing nothing of it.) An error from each fails the import and is
+	// returned.
 	ImportSnapshots(ctx context.Context, each func(yield func(*telemetryd.Snapshot) error) error) (ImportResult, error)
 }
 

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -122,6 +124,10 @@ type backendUnderTest struct {
 	// importing returns once the import's transaction is observed
 	// writing, or when it has ended.
 	importing func(t *testing.T, p *process)
+	// betweenBatches, for a backend that writes an import in several
+	// transactions, returns once the first has committed, or when the
+	// import has ended.
+	betweenBatches func(t *testing.T, p *process)
 }
 
 func crashBackends(t *testing.T) []backendUnderTest {
@@ -136,8 +142,9 @@ func crashBackends(t *testing.T) []backendUnderTest {
 			t.Cleanup(func() { _ = st.Close() })
 			return st
 		},
-		// bbolt writes nothing to its file until the transaction commits:
-		// the file growing is the commit under way.
+		// bbolt writes nothing to its file until a transaction commits,
+		// and the import checks every record before it writes one: the
+		// file changing is the commit of its first batch under way.
 		importing: func(t *testing.T, p *process) {
 			file := filepath.Join(dir, embedded.FileName)
 			before, err := os.Stat(file)
@@ -146,6 +153,11 @@ func crashBackends(t *testing.T) []backendUnderTest {
 				now, err := os.Stat(file)
 				return err == nil && (now.Size() != before.Size() || !now.ModTime().Equal(before.ModTime()))
 			})
+		},
+		betweenBatches: func(t *testing.T, p *process) {
+			file := filepath.Join(dir, embedded.FileName)
+			before := committedTx(t, file)
+			pollUntil(t, p, func() bool { return committedTx(t, file) > before })
 		},
 	}}
 	cfg, ok := neo4jtest.Config()
@@ -187,6 +199,37 @@ func crashBackends(t *testing.T) []backendUnderTest {
 	})
 }
 
+// committedTx reads the id of the last transaction committed to a bbolt
+// file from its two meta pages, without the file lock a running
+// telemetryd holds. bbolt's file format fixes their layout: a 16-byte
+// page header, then magic, version, page size and flags (4 bytes each),
+// the root bucket (16), the freelist and high water mark page ids (8
+// each), the transaction id (8) and an FNV-64a checksum (8) of all before
+// it. A meta page caught half written fails its checksum and is skipped.
+func committedTx(t *testing.T, path string) uint64 {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var txid uint64
+	pageSize := int64(0)
+	for page := range 2 {
+		meta := make([]byte, 80)
+		if _, err := f.ReadAt(meta, int64(page)*pageSize); err != nil {
+			return txid
+		}
+		if page == 0 {
+			pageSize = int64(binary.LittleEndian.Uint32(meta[24:28]))
+		}
+		sum := fnv.New64a()
+		sum.Write(meta[16:72])
+		if binary.LittleEndian.Uint32(meta[16:20]) == 0xED0CDAED && sum.Sum64() == binary.LittleEndian.Uint64(meta[72:80]) {
+			txid = max(txid, binary.LittleEndian.Uint64(meta[64:72]))
+		}
+	}
+	return txid
+}
+
 // pollUntil polls cond every millisecond until it holds or p exits,
 // within a minute.
 func pollUntil(t *testing.T, p *process, cond func() bool) {
@@ -224,20 +267,38 @@ func requireVerified(t *testing.T, flags []string, want int) {
 
 var checkedLine = regexp.MustCompile(`checked (\d+) snapshots; importing`)
 
+// killPoint is when a crash test kills an import.
+type killPoint struct {
+	name string
+	size int                            // bytes of data a record
+	wait func(t *testing.T, p *process) // then the kill; nil: at once
+	none bool                           // the kill must leave no record
+}
+
 // TestKilledImportLeavesAllOrNothing kills -9 `telemetryd snapshots
 // import` at points observed from its output and from the store, on both
 // backends: each time the store holds every record of the file or none,
-// verify is clean, and the import run again completes.
+// verify is clean, and the import run again completes. The embedded store
+// writes a large import in batches, one transaction each; killed between
+// two of them, the next open removes the batches written.
 func TestKilledImportLeavesAllOrNothing(t *testing.T) {
 	for _, b := range crashBackends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			dir := t.TempDir()
+			points := []killPoint{
+				{"when the file is checked", 1500, nil, false},
+				{"while the import writes", 1500, b.importing, false},
+			}
+			if b.betweenBatches != nil {
+				// Many batches: the kill lands long before the last.
+				points = append(points, killPoint{"between the import's batches", 4000, b.betweenBatches, true})
+			}
 			// Each round imports a file of a new deployment, so every
 			// kill meets an import with everything to write.
-			for round, point := range []string{"when the file is checked", "while the transaction writes"} {
-				t.Run(point, func(t *testing.T) {
+			for round, point := range points {
+				t.Run(point.name, func(t *testing.T) {
 					const n = 3000
-					snaps := storetest.Chain(t, fmt.Sprintf("%s-crash-%d", b.name, round), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), n, 1500)
+					snaps := storetest.Chain(t, fmt.Sprintf("%s-crash-%d", b.name, round), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), n, point.size)
 					file := filepath.Join(dir, fmt.Sprintf("import-%d.json", round))
 					writeExport(t, file, snaps)
 					st := b.open(t)
@@ -246,15 +307,19 @@ func TestKilledImportLeavesAllOrNothing(t *testing.T) {
 
 					p := startProcess(t, append([]string{"snapshots", "import", "--file", file}, b.flags...)...)
 					p.waitFor(t, checkedLine)
-					if round == 1 {
-						b.importing(t, p)
+					if point.wait != nil {
+						point.wait(t, p)
 					}
 					p.kill()
 
 					st = b.open(t)
 					stored := len(countSnapshots(t, st)) - before
-					assert.True(t, stored == 0 || stored == n, "a killed import left %d of %d records", stored, n)
-					t.Logf("killed %s: %d of %d records stored", point, stored, n)
+					if point.none {
+						assert.Zero(t, stored, "a kill between the import's batches left records")
+					} else {
+						assert.True(t, stored == 0 || stored == n, "a killed import left %d of %d records", stored, n)
+					}
+					t.Logf("killed %s: %d of %d records stored", point.name, stored, n)
 					require.NoError(t, st.Close())
 					requireVerified(t, b.flags, before+stored)
 

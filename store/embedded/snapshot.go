@@ -11,7 +11,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/telemetryd/telemetryd"
-	"github.com/telemetryd/telemetryd/store"
 )
 
 // Snapshot keys are the 8-byte big-endian position of created_at followed
@@ -132,6 +131,25 @@ func entries(s *telemetryd.Snapshot, value []byte, counts countDeltas) []entry {
 	}
 	counts.add(keyPosition(k), 1)
 	return es
+}
+
+// deleteEntries deletes the record under snapshot key k, a snapshot of
+// the deployment, with its index entries, and uncounts it: the undoing of
+// entries. Deleting what is absent does nothing.
+func deleteEntries(tx *bolt.Tx, k []byte, deploymentID string, counts countDeltas) error {
+	dels := []entry{
+		{bucket: bucketSnapshots, key: k},
+		{bucket: bucketSnapshotIDs, key: []byte(keyID(k))},
+		{bucket: bucketSnapshotDays, key: deploymentDayKey(deploymentID, telemetryd.Day(keyTime(k)))},
+		{bucket: bucketSnapshotUnsent, key: unsentKey(deploymentID, k)},
+	}
+	for _, d := range dels {
+		if err := tx.Bucket(d.bucket).Delete(d.key); err != nil {
+			return err
+		}
+	}
+	counts.add(keyPosition(k), -1)
+	return nil
 }
 
 // putAll writes es in bucket and key order. bbolt splits nodes only at
@@ -450,8 +468,8 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 		deleted = 0
 		snaps := tx.Bucket(bucketSnapshots)
 		type victim struct {
-			key, dayKey, unsentKey []byte
-			link                   *telemetryd.Snapshot // for the summaries
+			key  []byte
+			link *telemetryd.Snapshot // for the summaries
 		}
 		// Collected first: deleting under a bbolt cursor skips keys.
 		var victims []victim
@@ -462,27 +480,15 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 				return err
 			}
 			victims = append(victims, victim{
-				key:       clone(k),
-				dayKey:    deploymentDayKey(snap.DeploymentID, telemetryd.Day(keyTime(k))),
-				unsentKey: unsentKey(snap.DeploymentID, k),
-				link:      &telemetryd.Snapshot{DeploymentID: snap.DeploymentID, Checksum: snap.Checksum, PreviousChecksum: snap.PreviousChecksum},
+				key:  clone(k),
+				link: &telemetryd.Snapshot{DeploymentID: snap.DeploymentID, Checksum: snap.Checksum, PreviousChecksum: snap.PreviousChecksum},
 			})
 		}
 		counts := countDeltas{}
 		for _, vic := range victims {
-			if err := snaps.Delete(vic.key); err != nil {
+			if err := deleteEntries(tx, vic.key, vic.link.DeploymentID, counts); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bucketSnapshotIDs).Delete([]byte(keyID(vic.key))); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketSnapshotDays).Delete(vic.dayKey); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketSnapshotUnsent).Delete(vic.unsentKey); err != nil {
-				return err
-			}
-			counts.add(keyPosition(vic.key), -1)
 		}
 		deleted = len(victims)
 		gone := map[string][]*telemetryd.Snapshot{} // oldest first, as the walk found them
@@ -498,74 +504,4 @@ func (s *Store) DeleteSnapshotsBefore(ctx context.Context, t time.Time) (int, er
 		return 0, wrap("deleting snapshots", err)
 	}
 	return deleted, nil
-}
-
-// ImportSnapshots stores the snapshots that each yields, all or nothing,
-// in one write transaction that checks every record before writing any.
-// Each record is first checked on its own by a store.ImportCheck:
-// EINVALID naming each malformed record, ECONFLICT naming each id or
-// deployment day the batch holds twice. A record store.Identical to a
-// stored one is skipped and counted as unchanged, and the stored copy
-// keeps its own remote_send_* fields. An id stored with other sealed
-// content, or a deployment day taken by another id, fails the import with
-// one ECONFLICT naming every such id. It holds the encoded records it
-// adds, not the snapshots each yields.
-func (s *Store) ImportSnapshots(ctx context.Context, each func(yield func(*telemetryd.Snapshot) error) error) (store.ImportResult, error) {
-	var res store.ImportResult
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		res = store.ImportResult{}
-		check := store.NewImportCheck()
-		var problems []string
-		counts := countDeltas{}
-		var es []entry
-		err := each(func(snap *telemetryd.Snapshot) error {
-			if !check.Add(snap) {
-				return nil
-			}
-			if k := tx.Bucket(bucketSnapshotIDs).Get([]byte(snap.ID)); k != nil {
-				stored, err := decode(k, tx.Bucket(bucketSnapshots).Get(k))
-				if err != nil {
-					return err
-				}
-				if store.Identical(stored, snap) {
-					res.Unchanged++
-				} else {
-					problems = append(problems, snap.ID+": stored with other content")
-				}
-				return nil
-			}
-			day := telemetryd.Day(snap.CreatedAt)
-			if k := tx.Bucket(bucketSnapshotDays).Get(deploymentDayKey(snap.DeploymentID, day)); k != nil {
-				problems = append(problems, fmt.Sprintf("%s: deployment %s already has snapshot %s on %s", snap.ID, snap.DeploymentID, keyID(k), day))
-				return nil
-			}
-			if check.Failed() || len(problems) > 0 {
-				return nil // nothing will be stored; keep checking to name every problem
-			}
-			value, err := encode(snap)
-			if err != nil {
-				return err
-			}
-			es = append(es, entries(snap, value, counts)...)
-			res.Created++
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := check.Err(); err != nil {
-			return err
-		}
-		if len(problems) > 0 {
-			return store.ImportConflict(problems)
-		}
-		if err := putAll(tx, es); err != nil {
-			return err
-		}
-		return counts.apply(tx)
-	})
-	if err != nil {
-		return store.ImportResult{}, wrap("importing snapshots", err)
-	}
-	return res, nil
 }

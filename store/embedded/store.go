@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -62,6 +63,10 @@ var (
 	bucketDeploymentsLastSeen = []byte("deployments_by_last_seen")
 	// facts about the file itself, such as its record format.
 	bucketMeta = []byte("meta")
+	// snapshotKey → nothing, for each record an unfinished import wrote;
+	// present only while an import of several batches runs (see
+	// import.go), and undone by Open after a crash.
+	bucketImportPending = []byte("import_pending")
 )
 
 // legacyBucketSnapshotUnsent is the unsent index of files written before it
@@ -83,6 +88,13 @@ const maxBatchDelay = 2 * time.Millisecond
 // process; the file lock keeps other processes out.
 type Store struct {
 	db *bolt.DB
+	// importing runs imports one at a time: each batch of one is checked
+	// against the store with no other import's batches in between.
+	importing sync.Mutex
+	// importBatchCommitted, when tests set it, is called after each batch
+	// of an import but the last commits, with the number of batches
+	// committed.
+	importBatchCommitted func(batches int)
 }
 
 // Open opens, creating when missing, the store in dir. When another
@@ -115,6 +127,11 @@ func open(dir string, timeout time.Duration) (*Store, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		// Before anything reads the store: an import a crash cut short
+		// leaves nothing.
+		err = undoImport(db)
+	}
 	if err == nil {
 		err = migrateRecords(db)
 	}

@@ -214,23 +214,20 @@ func seed(ctx context.Context, dir, neo4jURI string, n int) ([]string, error) {
 		return nil, err
 	}
 	start := time.Now().UTC().Add(-time.Hour).AddDate(0, 0, -n+1)
+	// Made once: an import may read its records more than once, and each
+	// reading must yield the same ones.
+	snaps := make([]*telemetryd.Snapshot, 0, n)
 	ids := make([]string, 0, n)
 	var prev *telemetryd.Snapshot
-	_, err = st.ImportSnapshots(ctx, func(yield func(*telemetryd.Snapshot) error) error {
-		ids, prev = ids[:0], nil
-		for i := range n {
-			data, _ := json.Marshal(map[string]any{"day": i, "padding": strings.Repeat("x", dataBytes-32)})
-			s := telemetryd.NewSnapshot(deploymentID, telemetryd.Version, data, start.AddDate(0, 0, i), prev)
-			if err := s.Seal(); err != nil {
-				return err
-			}
-			if err := yield(s); err != nil {
-				return err
-			}
-			ids, prev = append(ids, s.ID), s
+	for i := range n {
+		data, _ := json.Marshal(map[string]any{"day": i, "padding": strings.Repeat("x", dataBytes-32)})
+		s := telemetryd.NewSnapshot(deploymentID, telemetryd.Version, data, start.AddDate(0, 0, i), prev)
+		if err := s.Seal(); err != nil {
+			return nil, err
 		}
-		return nil
-	})
+		snaps, ids, prev = append(snaps, s), append(ids, s.ID), s
+	}
+	_, err = st.ImportSnapshots(ctx, store.Batch(snaps))
 	if err != nil {
 		return nil, fmt.Errorf("seeding: %w", err)
 	}
