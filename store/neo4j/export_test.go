@@ -3,6 +3,7 @@ package neo4j
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	driver "github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -11,10 +12,23 @@ import (
 
 // Queries under test, for the plan tests of package neo4j_test.
 var (
-	ListQuery      = listQuery
-	CountQuery     = countQuery
+	ListStatement  = listStatement
 	NodeCountQuery = nodeCountQuery
 )
+
+// PageStatement is the consistent read of f's page alone, planned as it is
+// within ListStatement, and its parameters.
+func PageStatement(f telemetryd.Filter) (string, map[string]any) {
+	page, params := pageReading(f)
+	return consistentStatement(page), params
+}
+
+// CountStatement is the consistent read of f's count alone, planned as it
+// is within ListStatement, and its parameters.
+func CountStatement(f telemetryd.Filter) (string, map[string]any) {
+	count, params := countReading(f)
+	return consistentStatement(count), params
+}
 
 // Fixed queries under test.
 const (
@@ -24,19 +38,19 @@ const (
 	RelationshipCountQuery = relationshipCountQuery
 )
 
-// PlanStep is one operator of a query plan and its details, such as the
-// index it reads.
+// PlanStep is one operator of a query plan, its details, such as the
+// index it reads, and how many children (inputs) it has.
 type PlanStep struct {
 	Operator string
 	Details  string
+	Children int
 }
 
 func (p PlanStep) String() string { return p.Operator + " " + p.Details }
 
-// Explain returns the steps of the plan Neo4j chooses for query, top down.
-// The driver (v5.28.4, built with pre-1.22 loop semantics) reports every
-// child of a multi-child operator such as Union as its last child, so
-// only single-child paths are faithful.
+// Explain returns the steps of the plan Neo4j chooses for query, top down
+// and each operator's children left to right (a join's left side, which
+// runs first, before its right side).
 func Explain(ctx context.Context, s *Store, query string, params map[string]any) ([]PlanStep, error) {
 	sess := s.session(ctx, driver.AccessModeRead)
 	defer release(ctx, sess.Close)
@@ -48,19 +62,26 @@ func Explain(ctx context.Context, s *Store, query string, params map[string]any)
 	if err != nil {
 		return nil, err
 	}
-	var steps []PlanStep
-	var walk func(p driver.Plan)
-	walk = func(p driver.Plan) {
-		details, _ := p.Arguments()["Details"].(string)
-		steps = append(steps, PlanStep{Operator: p.Operator(), Details: details})
-		for _, c := range p.Children() {
-			walk(c)
-		}
-	}
 	if summary.Plan() == nil {
 		return nil, fmt.Errorf("no plan for %q", query)
 	}
-	walk(summary.Plan())
+	// The driver (v5.28.4, built with pre-1.22 loop semantics) returns the
+	// last child for every child from Plan.Children, so the walk reads
+	// the plan the driver decoded, a db.Plan, by reflection instead.
+	var steps []PlanStep
+	var walk func(p reflect.Value)
+	walk = func(p reflect.Value) {
+		var details string
+		if d := p.FieldByName("Arguments").MapIndex(reflect.ValueOf("Details")); d.IsValid() && d.Elem().Kind() == reflect.String {
+			details = d.Elem().String()
+		}
+		children := p.FieldByName("Children")
+		steps = append(steps, PlanStep{Operator: p.FieldByName("Operator").String(), Details: details, Children: children.Len()})
+		for i := range children.Len() {
+			walk(children.Index(i))
+		}
+	}
+	walk(reflect.ValueOf(summary.Plan()).Elem().FieldByName("plan").Elem())
 	return steps, nil
 }
 

@@ -264,21 +264,21 @@ func TestQueriesReadTheirIndexes(t *testing.T) {
 		want   string   // an operator or index the plan must contain
 		absent []string // operators it must not contain
 	}{
-		{"open listing reads the created_at index in order", filter(neo4j.ListQuery, open),
+		{"open listing reads the created_at index in order", filter(neo4j.PageStatement, open),
 			"TelemetrySnapshot(created_at)", []string{"NodeByLabelScan", "Sort"}},
-		{"bounded listing seeks the created_at range in order", filter(neo4j.ListQuery, mid),
+		{"bounded listing seeks the created_at range in order", filter(neo4j.PageStatement, mid),
 			"TelemetrySnapshot(created_at)", []string{"NodeByLabelScan", "Sort"}},
-		{"open count reads the count store", filter(neo4j.CountQuery, open),
+		{"open count reads the count store", filter(neo4j.CountStatement, open),
 			"NodeCountFromCountStore", []string{"NodeByLabelScan"}},
-		{"bounded count seeks the created_at range", filter(neo4j.CountQuery, mid),
+		{"bounded count seeks the created_at range", filter(neo4j.CountStatement, mid),
 			"TelemetrySnapshot(created_at)", []string{"NodeByLabelScan"}},
-		{"a deployment's listing reads the deployment index in order", filter(neo4j.ListQuery, byDeployment),
+		{"a deployment's listing reads the deployment index in order", filter(neo4j.PageStatement, byDeployment),
 			"TelemetrySnapshot(deployment_id, created_at)", []string{"NodeByLabelScan", "Sort"}},
-		{"a deployment's count seeks the deployment index", filter(neo4j.CountQuery, byDeployment),
+		{"a deployment's count seeks the deployment index", filter(neo4j.CountStatement, byDeployment),
 			"TelemetrySnapshot(deployment_id, created_at)", []string{"NodeByLabelScan"}},
-		{"a listing by status reads an index, not every node", filter(neo4j.ListQuery, byStatus),
+		{"a listing by status reads an index, not every node", filter(neo4j.PageStatement, byStatus),
 			"TelemetrySnapshot(", []string{"NodeByLabelScan"}},
-		{"a count by status reads the status index", filter(neo4j.CountQuery, byStatus),
+		{"a count by status reads the status index", filter(neo4j.CountStatement, byStatus),
 			"TelemetrySnapshot(remote_send_status, created_at)", []string{"NodeByLabelScan"}},
 		{"counts by status seek the status index", fixed(neo4j.StatusCountQuery, map[string]any{"status": "failed"}),
 			"TelemetrySnapshot(remote_send_status, created_at)", []string{"NodeByLabelScan"}},
@@ -289,7 +289,6 @@ func TestQueriesReadTheirIndexes(t *testing.T) {
 		// test asks for the index, not the operator.
 		{"latest reads the deployment index", fixed(neo4j.LatestQuery, map[string]any{"deployment": "dep-00001", "earliest": time.Time{}}),
 			"RANGE INDEX s:TelemetrySnapshot(deployment_id, created_at)", []string{"NodeByLabelScan", "Sort", "Top"}},
-		// Explain shows one branch of the union (see neo4j.Explain).
 		{"unsent reads the deployment's send status index", fixed(neo4j.UnsentQuery, map[string]any{"deployment": "dep-00001", "failed": "failed", "pending": "pending", "before": base, "earliest": time.Time{}, "limit": 10}),
 			"RANGE INDEX s:TelemetrySnapshot(deployment_id, remote_send_status, created_at)", []string{"NodeByLabelScan"}},
 	}
@@ -308,6 +307,49 @@ func TestQueriesReadTheirIndexes(t *testing.T) {
 			}
 			for _, op := range tc.absent {
 				assert.NotContains(t, operators, op)
+			}
+		})
+	}
+}
+
+// A listing reads its page and count in one statement (see
+// consistentStatement in consistent.go), which is consistent only if it
+// reads the snapshots lock before and after everything else: the plan
+// must join its parts with Apply, whose left side runs first, and read the
+// lock first and last.
+func TestListingReadsTheLockBeforeAndAfter(t *testing.T) {
+	ctx := context.Background()
+	s := neo4jtest.Open(t)
+	seed(t, s, 2000, 10)
+	for _, tc := range []struct {
+		name   string
+		filter telemetryd.Filter
+	}{
+		{"open", telemetryd.Filter{Limit: 50}},
+		{"dates", telemetryd.Filter{Start: base.AddDate(0, 0, 100), End: base.AddDate(0, 0, 200), Limit: 50, Offset: 50}},
+		{"deployment", telemetryd.Filter{DeploymentID: "dep-00001", Limit: 50}},
+		{"statuses", telemetryd.Filter{Statuses: []telemetryd.SendStatus{telemetryd.SendFailed}, Limit: 50}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			query, params := neo4j.ListStatement(tc.filter)
+			steps, err := neo4j.Explain(ctx, s, query, params)
+			require.NoError(t, err)
+			t.Logf("plan: %s", steps)
+			var reads []string
+			for _, step := range steps {
+				op, _, _ := strings.Cut(step.Operator, "@")
+				if step.Children > 1 {
+					assert.Equal(t, "Apply", op, "a join that may run its right side first: %s", step)
+				}
+				if strings.HasPrefix(op, "Node") && step.Children == 0 {
+					reads = append(reads, step.Details)
+				}
+			}
+			require.GreaterOrEqual(t, len(reads), 4, "the lock twice, the page and the count: %q", reads)
+			assert.Contains(t, reads[0], "TelemetrydLock", "the lock is read first")
+			assert.Contains(t, reads[len(reads)-1], "TelemetrydLock", "the lock is read last")
+			for _, r := range reads[1 : len(reads)-1] {
+				assert.Contains(t, r, "TelemetrySnapshot", "page and count read only snapshots, between the lock's readings")
 			}
 		})
 	}

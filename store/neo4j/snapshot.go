@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"strings"
 	"time"
 
@@ -63,19 +64,22 @@ func (s *Store) Snapshot(ctx context.Context, id string) (*telemetryd.Snapshot, 
 	})
 }
 
-// listQuery returns the page query for f and its parameters. The range
+// pageReading reads the page of f, as the reading "page" of a consistent
+// read (see consistentRead), and returns its parameters. The range
 // predicate on created_at, even the open "IS NOT NULL", lets the planner
 // read the created_at index backwards in order instead of scanning and
 // sorting every snapshot. With a deployment, the hint and the order
 // naming deployment_id first (one value, so the order is the same) read
 // that deployment's range of the (deployment_id, created_at) index in
 // order: statistics sampled before a deployment's snapshots arrived would
-// otherwise have the planner filter the whole created_at index.
-func listQuery(f telemetryd.Filter) (string, map[string]any) {
+// otherwise have the planner filter the whole created_at index. collect
+// keeps the order of the rows before it.
+func pageReading(f telemetryd.Filter) (reading, map[string]any) {
 	where, params := filterWhere(f)
 	params["offset"], params["limit"] = pageBounds(f)
-	return `MATCH (s:TelemetrySnapshot) ` + indexHint(f) + `WHERE ` + where + `
-		RETURN s ORDER BY ` + orderBy(f) + ` SKIP $offset LIMIT $limit`, params
+	return reading{"page", `MATCH (s:TelemetrySnapshot) ` + indexHint(f) + `WHERE ` + where + `
+	WITH s ORDER BY ` + orderBy(f) + ` SKIP $offset LIMIT $limit
+	RETURN collect(s {.*}) AS page`}, params
 }
 
 // indexHint names the deployment index when f selects a deployment.
@@ -105,12 +109,13 @@ func pageBounds(f telemetryd.Filter) (offset, limit int) {
 	return max(f.Offset, 0), limit
 }
 
-// countQuery returns the query counting the snapshots matching f. With
-// no condition at all it reads the count store instead of an index,
-// which is constant time however many snapshots there are.
-func countQuery(f telemetryd.Filter) (string, map[string]any) {
+// countReading counts the snapshots matching f, as the reading "count"
+// of a consistent read. With no condition at all it reads the count store
+// instead of an index, which is constant time however many snapshots
+// there are.
+func countReading(f telemetryd.Filter) (reading, map[string]any) {
 	if f.Start.IsZero() && f.End.IsZero() && f.OnlyTime() {
-		return `MATCH (s:TelemetrySnapshot) RETURN count(s) AS n`, map[string]any{}
+		return reading{"count", `MATCH (s:TelemetrySnapshot) RETURN count(s) AS count`}, map[string]any{}
 	}
 	where, params := filterWhere(f)
 	hint := indexHint(f)
@@ -120,7 +125,7 @@ func countQuery(f telemetryd.Filter) (string, map[string]any) {
 		// whole created_at index instead.
 		hint = "USING INDEX s:TelemetrySnapshot(remote_send_status, created_at) "
 	}
-	return `MATCH (s:TelemetrySnapshot) ` + hint + `WHERE ` + where + ` RETURN count(s) AS n`, params
+	return reading{"count", `MATCH (s:TelemetrySnapshot) ` + hint + `WHERE ` + where + ` RETURN count(s) AS count`}, params
 }
 
 // filterWhere is the predicate of f: the created_at bounds, both
@@ -160,28 +165,33 @@ func filterWhere(f telemetryd.Filter) (string, map[string]any) {
 // one consistent read (see consistentRead). A non-positive f.Limit means
 // telemetryd.DefaultLimit.
 func (s *Store) ListSnapshots(ctx context.Context, f telemetryd.Filter, fn func(count int, page []*telemetryd.Snapshot) error) error {
-	type page struct {
+	type listing struct {
 		snaps []*telemetryd.Snapshot
 		count int
 	}
 	offset, limit := pageBounds(f)
-	p, err := consistentRead(ctx, s, "listing snapshots", func(tx driver.ManagedTransaction) (page, error) {
-		query, params := listQuery(f)
-		snaps, err := collectSnapshots(ctx, tx, query, params)
-		if err != nil {
-			return page{}, err
+	query, params := listStatement(f)
+	l, err := consistentRead(ctx, s, "listing snapshots", query, params, func(values []any) (listing, error) {
+		snaps, err := snapshotsFrom(values[0])
+		n, ok := values[1].(int64)
+		if err == nil && !ok {
+			err = fmt.Errorf("count is %T, not an integer", values[1])
 		}
-		query, params = countQuery(f)
-		n, err := readCount(ctx, tx, query, params)
-		if err != nil {
-			return page{}, err
-		}
-		return page{snaps, int(n)}, nil
-	}, func(p page) bool { return pageFits(len(p.snaps), offset, limit, p.count) })
+		return listing{snaps, int(n)}, err
+	}, func(l listing) bool { return pageFits(len(l.snaps), offset, limit, l.count) })
 	if err != nil {
 		return err
 	}
-	return fn(p.count, p.snaps)
+	return fn(l.count, l.snaps)
+}
+
+// listStatement is the consistent read of f's page and count (see
+// consistentStatement), and its parameters.
+func listStatement(f telemetryd.Filter) (string, map[string]any) {
+	page, params := pageReading(f)
+	count, countParams := countReading(f)
+	maps.Copy(params, countParams) // the same filter's, so they agree
+	return consistentStatement(page, count), params
 }
 
 // EachSnapshot calls fn for every snapshot matching f, newest
@@ -513,15 +523,42 @@ func snapshotProps(s *telemetryd.Snapshot) map[string]any {
 // castagnoli is the CRC-32C table of data_crc.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// snapshotFrom reads a snapshot node. Data that matches its data_crc is
-// as written, so valid JSON; other data (a node written before data_crc,
-// or edited since) is checked.
+// snapshotFrom reads a snapshot node.
 func snapshotFrom(v any) (*telemetryd.Snapshot, error) {
 	node, ok := v.(driver.Node)
 	if !ok {
 		return nil, fmt.Errorf("expected a snapshot node, got %T", v)
 	}
-	p := &props{m: node.Props}
+	return snapshotFromProps(node.Props)
+}
+
+// snapshotsFrom reads a list of snapshot property maps (see pageReading);
+// never nil.
+func snapshotsFrom(v any) ([]*telemetryd.Snapshot, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("expected a list of snapshots, got %T", v)
+	}
+	snaps := make([]*telemetryd.Snapshot, len(list))
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("expected a snapshot's properties, got %T", e)
+		}
+		snap, err := snapshotFromProps(m)
+		if err != nil {
+			return nil, err
+		}
+		snaps[i] = snap
+	}
+	return snaps, nil
+}
+
+// snapshotFromProps reads a snapshot node's properties. Data that matches
+// its data_crc is as written, so valid JSON; other data (a node written
+// before data_crc, or edited since) is checked.
+func snapshotFromProps(m map[string]any) (*telemetryd.Snapshot, error) {
+	p := &props{m: m}
 	s := &telemetryd.Snapshot{
 		ID:               p.str("id"),
 		CreatedAt:        p.time("created_at"),
@@ -535,9 +572,9 @@ func snapshotFrom(v any) (*telemetryd.Snapshot, error) {
 		RemoteSendAt:     p.time("remote_send_at"),
 		RemoteSendError:  p.str("remote_send_error"),
 	}
-	if data, ok := node.Props["data"].(string); ok {
+	if data, ok := m["data"].(string); ok {
 		s.Data = json.RawMessage(data)
-		if !asWritten(node.Props["data_crc"], s.Data) && !json.Valid(s.Data) {
+		if !asWritten(m["data_crc"], s.Data) && !json.Valid(s.Data) {
 			// A damaged or hand-edited property. Records are written as
 			// stored (see telemetryd.Snapshot.AppendJSON), so it is kept as
 			// a JSON string: the output stays valid JSON, and the checksum

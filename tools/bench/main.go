@@ -337,8 +337,11 @@ func serveStatic(page []byte) (net.Listener, error) {
 
 // serveDriverQuery answers each request by running the REST route's page
 // query through the Neo4j driver, in a read transaction, collecting its
-// records, and writing the page's bytes: what any Go server on that
-// driver must at least do for the page.
+// result, and writing the page's bytes: what any Go server on that driver
+// must at least do for the page. The query is the page reading of the
+// route's one statement (pageReading in store/neo4j), which returns the
+// page as one row, a list of each record's properties, without the
+// readings of the snapshots lock and the count around it.
 func serveDriverQuery(ctx context.Context, uri string, page []byte) (net.Listener, error) {
 	d, err := driver.NewDriverWithContext(uri, driver.NoAuth())
 	if err != nil {
@@ -348,18 +351,23 @@ func serveDriverQuery(ctx context.Context, uri string, page []byte) (net.Listene
 		return nil, err
 	}
 	const query = `MATCH (s:TelemetrySnapshot) WHERE s.created_at IS NOT NULL
-		RETURN s ORDER BY s.created_at DESC, s.id DESC SKIP $offset LIMIT $limit`
+	WITH s ORDER BY s.created_at DESC, s.id DESC SKIP $offset LIMIT $limit
+	RETURN collect(s {.*}) AS page`
 	params := map[string]any{"offset": pageOffset, "limit": pageSize}
 	ln, err := serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess := d.NewSession(r.Context(), driver.SessionConfig{AccessMode: driver.AccessModeRead, DatabaseName: "neo4j"})
 		defer sess.Close(r.Context())
-		n, err := sess.ExecuteRead(r.Context(), func(tx driver.ManagedTransaction) (any, error) {
+		n, err := driver.ExecuteRead(r.Context(), sess, func(tx driver.ManagedTransaction) (int, error) {
 			res, err := tx.Run(r.Context(), query, params)
 			if err != nil {
 				return 0, err
 			}
-			records, err := res.Collect(r.Context())
-			return len(records), err
+			rec, err := res.Single(r.Context())
+			if err != nil {
+				return 0, err
+			}
+			records, _ := rec.Values[0].([]any)
+			return len(records), nil
 		})
 		if err != nil || n != pageSize {
 			http.Error(w, fmt.Sprint("page query: ", n, err), http.StatusInternalServerError)
