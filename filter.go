@@ -62,10 +62,19 @@ func ParseStartDate(s string) (time.Time, error) {
 		return t, err
 	}
 	if r := t.Truncate(time.Microsecond); !r.Equal(t) {
+		if r.Equal(lastInstant) {
+			// Rounding up would leave the years a timestamp can be
+			// written in.
+			return time.Time{}, fmt.Errorf("%s lies after %s, the last instant a snapshot can have", Echo(s), lastInstant.Format(TimeLayout))
+		}
 		return r.Add(time.Microsecond), nil
 	}
 	return t, nil
 }
+
+// lastInstant is the latest created_at a snapshot can have: timestamps
+// are written with four-digit years, to the microsecond.
+var lastInstant = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 
 // ParseEndDate reads an ISO 8601 date or date-time as an inclusive upper
 // bound: a bare date includes that whole UTC day.

@@ -87,6 +87,20 @@ func TestAnEndAtTheZeroInstantMatchesNothing(t *testing.T) {
 	assert.False(t, telemetryd.Filter{End: to}.Contains(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 }
 
+func TestAStartBeyondTheLastInstantIsRefused(t *testing.T) {
+	// Rounding a start up to the microsecond once led into year 10000,
+	// which no timestamp can be written in (found by FuzzParseRange).
+	_, _, err := telemetryd.ParseRange("9999-12-31T23:59:59.9999999", "")
+	var re *telemetryd.RangeError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, telemetryd.StartBound, re.Bound)
+	assert.Contains(t, re.Named("start_date", "end_date"), "the last instant a snapshot can have")
+
+	last, err := telemetryd.ParseStartDate("9999-12-31T23:59:59.999999Z")
+	require.NoError(t, err)
+	assert.Equal(t, time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), last)
+}
+
 func TestLowerCaseTAndZAreRFC3339(t *testing.T) {
 	want := time.Date(2026, 2, 16, 8, 0, 0, 0, time.UTC)
 	for _, in := range []string{"2026-02-16t08:00:00z", "2026-02-16T08:00:00z", "2026-02-16t09:00:00+01:00"} {
