@@ -671,6 +671,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 
 	t.Run("an API token is shown once with a copy button", func(t *testing.T) {
 		b.click(t, "API tokens")
+		b.see(t, "You have no API tokens.")
 		b.typeInto(t, "Name", "nightly-export")
 		b.click(t, "Create token")
 		b.see(t, "Copy it now: it is shown only this once.")

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api.js';
 import { effectivePermissions } from '../permissions.js';
 import { navigate, useLocation, withQuery } from '../router.jsx';
@@ -44,14 +44,18 @@ export function App() {
 
   // After moving to another page, start reading it from the top, as a
   // page load would: keyboard and screen-reader users land on its content.
+  // This runs as the page is drawn, before anyone can reach its fields,
+  // and never takes the focus from a field of the page already chosen:
+  // a fast typist's keys must not go astray.
   const firstPage = useRef(true);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (firstPage.current || !session) {
       firstPage.current = false;
       return; // the sign-in page focuses its first field itself
     }
     scrollTo(0, 0);
-    document.getElementById('main')?.focus();
+    const main = document.getElementById('main');
+    if (main && !main.contains(document.activeElement)) main.focus();
   }, [loc.path]);
 
   if (error) {
