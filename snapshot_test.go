@@ -163,6 +163,28 @@ func TestRecordWritesEachMemberAsEncodingJSONDoes(t *testing.T) {
 	}
 }
 
+func TestClonePageOwnsItsMemory(t *testing.T) {
+	lent := []*telemetryd.Snapshot{
+		telemetryd.NewSnapshot("dep", "1", json.RawMessage(`{"a":1}`), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nil),
+		telemetryd.NewSnapshot("dep", "1", json.RawMessage(`{"b":[2,3]}`), time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), nil),
+	}
+	kept := telemetryd.ClonePage(lent)
+	require.Len(t, kept, 2)
+	// The lender reuses its memory: the copy must not change with it.
+	for _, s := range lent {
+		for i := range s.Data {
+			s.Data[i] = 'x'
+		}
+		s.ID = "reused"
+	}
+	assert.JSONEq(t, `{"a":1}`, string(kept[0].Data))
+	assert.JSONEq(t, `{"b":[2,3]}`, string(kept[1].Data))
+	assert.NotEqual(t, "reused", kept[0].ID)
+	// Appending to one record's data cannot spill into the next one's.
+	_ = append(kept[0].Data, '!')
+	assert.JSONEq(t, `{"b":[2,3]}`, string(kept[1].Data))
+}
+
 func TestRecordWritesTimesInTheLayout(t *testing.T) {
 	for _, at := range []time.Time{
 		time.Date(2026, 11, 29, 20, 41, 7, 123456789, time.UTC),

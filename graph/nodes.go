@@ -27,22 +27,26 @@ import (
 // path stays gqlgen's. TestNodesRenderAsTheExecutorDoes compares both.
 func (ec *executionContext) renderSnapshots(ctx context.Context, sel ast.SelectionSet, v []*Snapshot) (graphql.Marshaler, bool) {
 	fields := graphql.CollectFields(ec.OperationContext, sel, telemetrySnapshotImplementors)
-	for _, f := range fields {
-		if f.IsDeferred() || snapshotFields[f.Name] == nil {
+	// Each member's renderer, and its name quoted, once for the whole list.
+	type member struct {
+		field  graphql.CollectedField
+		name   []byte
+		render snapshotField
+	}
+	members := make([]member, len(fields))
+	for i, f := range fields {
+		render := snapshotFields[f.Name]
+		if f.IsDeferred() || render == nil {
 			return nil, false
 		}
+		var b bytes.Buffer
+		graphql.MarshalString(f.Alias).MarshalGQL(&b)
+		members[i] = member{f, append(b.Bytes(), ':'), render}
 	}
 	for _, s := range v {
 		if s == nil || s.Snapshot == nil || s.Data == nil {
 			return nil, false
 		}
-	}
-	// Each member's name, quoted once for the whole list.
-	names := make([][]byte, len(fields))
-	for i, f := range fields {
-		var b bytes.Buffer
-		graphql.MarshalString(f.Alias).MarshalGQL(&b)
-		names[i] = append(b.Bytes(), ':')
 	}
 	return graphql.WriterFunc(func(w io.Writer) {
 		w.Write([]byte{'['})
@@ -51,12 +55,12 @@ func (ec *executionContext) renderSnapshots(ctx context.Context, sel ast.Selecti
 				w.Write([]byte{','})
 			}
 			w.Write([]byte{'{'})
-			for j, f := range fields {
+			for j, m := range members {
 				if j > 0 {
 					w.Write([]byte{','})
 				}
-				w.Write(names[j])
-				snapshotFields[f.Name](ec, ctx, f, s).MarshalGQL(w)
+				w.Write(m.name)
+				m.render(ec, ctx, m.field, s).MarshalGQL(w)
 			}
 			w.Write([]byte{'}'})
 		}
@@ -64,9 +68,12 @@ func (ec *executionContext) renderSnapshots(ctx context.Context, sel ast.Selecti
 	}), true
 }
 
+// snapshotField renders one field of a record.
+type snapshotField func(ec *executionContext, ctx context.Context, f graphql.CollectedField, s *Snapshot) graphql.Marshaler
+
 // snapshotFields renders each field of TelemetrySnapshot from a record,
 // with the marshaler gqlgen's executor uses for it.
-var snapshotFields = map[string]func(ec *executionContext, ctx context.Context, f graphql.CollectedField, s *Snapshot) graphql.Marshaler{
+var snapshotFields = map[string]snapshotField{
 	"__typename": func(*executionContext, context.Context, graphql.CollectedField, *Snapshot) graphql.Marshaler {
 		return graphql.MarshalString("TelemetrySnapshot")
 	},

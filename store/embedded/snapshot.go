@@ -301,7 +301,9 @@ func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*
 			case <-ctx.Done():
 				return
 			}
-			snaps, err := s.readBatch(ctx, f, lo, hi, &after, &more, r)
+			var snaps []*telemetryd.Snapshot
+			var err error
+			snaps, after, more, err = s.readBatch(ctx, f, lo, hi, after, r)
 			batches <- batch{snaps, r, err}
 			if err != nil {
 				return
@@ -328,22 +330,23 @@ func (s *Store) EachSnapshot(ctx context.Context, f telemetryd.Filter, fn func(*
 }
 
 // readBatch reads, into r, the next batch of EachSnapshot's walk over f
-// within lo and hi: the snapshots older than *after, which it moves to the
-// oldest key read, setting *more when the range goes on.
-func (s *Store) readBatch(ctx context.Context, f telemetryd.Filter, lo, hi *uint64, after *[]byte, more *bool, r *pageReader) ([]*telemetryd.Snapshot, error) {
-	var snaps []*telemetryd.Snapshot
-	err := s.view(ctx, func(tx *bolt.Tx) error {
+// within lo and hi: the snapshots older than after (all of them when after
+// is nil). It returns the oldest key it read, and whether the range goes
+// on past it.
+func (s *Store) readBatch(ctx context.Context, f telemetryd.Filter, lo, hi *uint64, after []byte, r *pageReader) (snaps []*telemetryd.Snapshot, last []byte, more bool, err error) {
+	last = after
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		var seen []byte // the oldest key read, valid within the transaction
 		c := tx.Bucket(bucketSnapshots).Cursor()
 		var k, v []byte
-		if *after == nil {
+		if after == nil {
 			k, v = lastAtOrBefore(c, hi)
 		} else {
-			k, v = lastBefore(c, *after)
+			k, v = lastBefore(c, after)
 		}
 		keys, vals := r.keys[:0], r.vals[:0]
-		var last []byte
 		for size := 0; above(lo, k) && len(keys) < eachBatch && size < eachBatchBytes; k, v = c.Prev() {
-			last = k
+			seen = k
 			size += len(v)
 			ok, err := matches(f, k, v)
 			if err != nil {
@@ -354,15 +357,15 @@ func (s *Store) readBatch(ctx context.Context, f telemetryd.Filter, lo, hi *uint
 			}
 		}
 		r.keys, r.vals = keys, vals
-		*more = above(lo, k)
-		if last != nil {
-			*after = clone(last)
+		more = above(lo, k)
+		if seen != nil {
+			last = clone(seen)
 		}
 		var err error
 		snaps, err = r.read(keys, vals, false)
 		return err
 	})
-	return snaps, err
+	return snaps, last, more, err
 }
 
 // LatestSnapshot returns the deployment's newest snapshot, or ENOTFOUND:

@@ -241,15 +241,7 @@ func testListing(t *testing.T, open Opener) {
 	t.Run("pages concatenate to the full list and count the whole match", func(t *testing.T) {
 		f := telemetryd.Filter{Start: base.AddDate(0, 0, 1), End: base.AddDate(0, 0, 8)}
 		want := newestFirst(byCreated(f))
-		var got []string
-		for offset := 0; offset < len(want)+7; offset += 7 {
-			f.Limit, f.Offset = 7, offset
-			page, count, err := List(ctx, st, f)
-			require.NoError(t, err)
-			assert.Equal(t, len(want), count)
-			got = append(got, ids(page)...)
-		}
-		assert.Equal(t, want, got)
+		assert.Equal(t, want, pagedIDs(t, st, f, 7, len(want)))
 	})
 
 	t.Run("offset past the end gives an empty page and the count", func(t *testing.T) {
@@ -352,15 +344,7 @@ func testFiltering(t *testing.T, open Opener) {
 	t.Run("filtered pages concatenate to the match and count all of it", func(t *testing.T) {
 		f := telemetryd.Filter{Statuses: []telemetryd.SendStatus{sent, failed}, Start: base.AddDate(0, 0, 1)}
 		want := newestFirst(matching(f))
-		var got []string
-		for offset := 0; offset < len(want)+5; offset += 5 {
-			f.Limit, f.Offset = 5, offset
-			page, count, err := List(ctx, st, f)
-			require.NoError(t, err)
-			assert.Equal(t, len(want), count)
-			got = append(got, ids(page)...)
-		}
-		assert.Equal(t, want, got)
+		assert.Equal(t, want, pagedIDs(t, st, f, 5, len(want)))
 	})
 
 	t.Run("counts by status follow send outcomes", func(t *testing.T) {
@@ -1159,6 +1143,22 @@ func testStats(t *testing.T, open Opener) {
 		_, err := st.Stats(ctx)
 		requireCode(t, telemetryd.EUNAVAILABLE, err)
 	})
+}
+
+// pagedIDs lists f page by page, size records a page, one page past the
+// end, checking that every page counts want in all, and returns the ids
+// in the order the pages gave them.
+func pagedIDs(t *testing.T, st store.Snapshots, f telemetryd.Filter, size, want int) []string {
+	t.Helper()
+	var got []string
+	for offset := 0; offset < want+size; offset += size {
+		f.Limit, f.Offset = size, offset
+		page, count, err := List(t.Context(), st, f)
+		require.NoError(t, err)
+		assert.Equal(t, want, count)
+		got = append(got, ids(page)...)
+	}
+	return got
 }
 
 // List returns the page ListSnapshots lends for f, cloned, and the count:
